@@ -1,0 +1,97 @@
+"""``sitesel rank``: rank sites for one or more park types over a region and write the outputs."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..errors import SiteselError
+
+
+def bbox_arg(text: str) -> tuple[float, float, float, float]:
+    """Parse ``west,south,east,north`` in degrees."""
+    try:
+        vals = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bbox must be four numbers west,south,east,north, not {text!r}") from None
+    if len(vals) != 4:
+        raise argparse.ArgumentTypeError(f"bbox must be four numbers west,south,east,north, not {text!r}")
+    return vals  # type: ignore[return-value]
+
+
+def add_parser(sub) -> None:
+    r = sub.add_parser("rank", help="rank sites for a park type over a region and write the outputs")
+    r.add_argument("--park", required=True,
+                   help="park type (see `sitesel profiles`), a profile .toml file, several comma-separated, or 'all' "
+                        "(several parks write one subfolder each and share the criterion rasters)")
+    r.add_argument("--region", help="USPS state codes, comma-separated (AZ,NM), or L48 for the lower 48")
+    r.add_argument("--bbox", type=bbox_arg, help="west,south,east,north in degrees")
+    r.add_argument("--top", type=int, default=20, help="number of sites (default 20)")
+    r.add_argument("--resolution", type=float, help="cell size in metres (default 500 nationally, finer for small regions)")
+    r.add_argument("--layers", help="layer manifest TOML (default: the national manifest for ../shared/data)")
+    r.add_argument("--land", choices=("federal", "all"), default="federal",
+                   help="federal: eligible federal land only (default); all: any land except never-eligible federal land")
+    r.add_argument("--allow-missing", action="store_true", help="rank without criteria whose layers are missing")
+    r.add_argument("--demo", action="store_true", help="use the bundled synthetic demo dataset (no downloads)")
+    r.add_argument("--no-cache", action="store_true", help="do not read or write the criterion-raster cache")
+    r.add_argument("--quiet", action="store_true", help="no progress output")
+    r.add_argument("--out", required=True, help="output directory")
+    r.set_defaults(func=run)
+
+
+def run(a: argparse.Namespace) -> int:
+    from ..manifest import default_manifest_path, load_manifest
+    from ..profiles import list_profiles, load_profile
+    from ..progress import Progress
+    from ..study import Study, resolve_region
+
+    prog = Progress(quiet=a.quiet)
+    if a.top < 1:
+        raise SiteselError("--top must be at least 1")
+    parks = list_profiles() if a.park == "all" else [p for p in a.park.split(",") if p]
+    profiles = [load_profile(p) for p in parks]
+    if a.demo:
+        from ..demo import DEMO_REGION, make_demo
+        from ..study import cache_root
+
+        manifest_path = make_demo(cache_root() / "demo")
+        region = a.region or (None if a.bbox else DEMO_REGION)
+    else:
+        manifest_path = Path(a.layers) if a.layers else default_manifest_path()
+        region = a.region
+    manifest = load_manifest(manifest_path)
+    with prog.step("resolving region"):
+        reg = resolve_region(manifest, region, a.bbox)
+    study = Study.open(manifest, reg, a.resolution, use_cache=not a.no_cache, progress=prog)
+    prog.log(f"grid {study.grid.width} x {study.grid.height} cells of {study.grid.res:g} m in {study.grid.crs} "
+             f"for {reg.label}")
+    for profile in profiles:
+        out = Path(a.out) / profile.name if len(profiles) > 1 else Path(a.out)
+        rank_one(a, study, profile, out, prog)
+    study.flush(wait=False)  # a detached helper fills the cache after we return
+    return 0
+
+
+def rank_one(a: argparse.Namespace, study, profile, out: Path, prog) -> None:
+    from ..mapping import site_map
+    from ..outputs import OutputDir, run_record, write_json, write_sites, write_surface
+    from ..rank import rank
+
+    t0 = prog.total
+    result = rank(study, profile, land=a.land, top=a.top, allow_missing=a.allow_missing)
+    if result.profile.dropped:
+        w = sum(v for v in result.profile.dropped.values() if v)
+        prog.log(f"dropped for missing layers: {', '.join(result.profile.dropped)} ({w:.0%} of the weight)")
+    with prog.step("writing outputs"), OutputDir(out) as tmp:
+        write_sites(result.sites, tmp)
+        write_surface(result.score, study, tmp)
+        title = f"sitesel: {result.profile.title} - {study.region.label} ({len(result.sites)} sites)"
+        site_map(result.sites, result.profile, title).save(str(tmp / "map.html"))
+        args = {k: v for k, v in vars(a).items() if k != "func"} | {"park": profile.name}
+        write_json(run_record(study, result, args, prog.timings | {"total": round(prog.total, 3)}), tmp / "run.json")
+    s = result.stats
+    print(f"{result.profile.name}: {s['sites']} sites (from {s['candidate_areas']} candidate areas, "
+          f"{s['feasible_acres']:,} feasible of {s['eligible_acres']:,} eligible acres) -> {out}  "
+          f"[{prog.total - t0:.1f}s]")
+    for _, row in result.sites.head(3).iterrows():
+        print(f"  #{row['rank']}: {row['score']:.1f}  {row['acres']:.0f} ac  {row['state']} {row['agency']}  "
+              f"({row['lon']:.3f}, {row['lat']:.3f})  {row['reasons']}")

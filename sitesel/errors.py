@@ -1,0 +1,33 @@
+"""Exceptions that the command line turns into one clear line and exit status 2."""
+
+
+class SiteselError(Exception):
+    """A problem with the user's input, data or request (not a bug in sitesel)."""
+
+
+class ManifestError(SiteselError):
+    """The layer manifest is missing, malformed, or names files that cannot be read."""
+
+
+class LayerError(SiteselError):
+    """A layer's file or contents cannot be used."""
+
+
+class MissingLayerError(SiteselError):
+    """A profile needs layers that the manifest does not provide."""
+
+    def __init__(self, missing: dict[str, list[str]]):
+        self.missing = missing
+        names = ", ".join(f"{layer} (for {', '.join(sorted(crits))})" for layer, crits in sorted(missing.items()))
+        super().__init__(
+            f"the layer manifest lacks {names}; add them to the manifest or pass --allow-missing "
+            "to rank without those criteria"
+        )
+
+
+class ProfileError(SiteselError):
+    """A park-type profile is invalid."""
+
+
+class RegionError(SiteselError):
+    """The requested region or bounding box cannot be used."""

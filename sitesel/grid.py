@@ -1,0 +1,138 @@
+"""The analysis grid: an equal-area raster frame over a region, and rasterising onto it."""
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from affine import Affine
+from pyproj import CRS, Transformer
+from rasterio import features
+
+from .errors import RegionError
+
+ACRES_PER_M2 = 1 / 4046.8564224
+
+LOWER48_ALIASES = {"L48", "CONUS", "LOWER48"}
+#: Equal-area CRS per part of the country.
+CRS_LOWER48 = "EPSG:5070"  # NAD83 / Conus Albers
+CRS_ALASKA = "EPSG:3338"  # NAD83 / Alaska Albers
+CRS_HAWAII = "ESRI:102007"  # Hawaii Albers Equal Area Conic
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A north-up raster frame: ``width`` x ``height`` square cells of ``res`` metres."""
+
+    crs: str
+    res: float
+    xmin: float
+    ymax: float
+    width: int
+    height: int
+
+    @property
+    def transform(self) -> Affine:
+        return Affine(self.res, 0.0, self.xmin, 0.0, -self.res, self.ymax)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.height, self.width)
+
+    @property
+    def size(self) -> int:
+        return self.width * self.height
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        return (self.xmin, self.ymax - self.height * self.res, self.xmin + self.width * self.res, self.ymax)
+
+    @property
+    def cell_acres(self) -> float:
+        return self.res * self.res * ACRES_PER_M2
+
+    def key(self) -> str:
+        """A short stable identifier, used in cache keys."""
+        s = f"{CRS.from_user_input(self.crs).to_wkt()}|{self.res}|{self.xmin}|{self.ymax}|{self.width}|{self.height}"
+        return hashlib.sha256(s.encode()).hexdigest()[:16]
+
+    def lonlat_bounds(self) -> tuple[float, float, float, float]:
+        t = Transformer.from_crs(self.crs, "EPSG:4326", always_xy=True)
+        return t.transform_bounds(*self.bounds, densify_pts=51)
+
+    def cell_centers(self, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.xmin + (cols + 0.5) * self.res, self.ymax - (rows + 0.5) * self.res
+
+
+def crs_for_states(codes: list[str]) -> str:
+    """The equal-area CRS for a set of state codes (lower 48, Alaska or Hawaii, not mixed)."""
+    parts = {"AK" if c == "AK" else "HI" if c == "HI" else "L48" for c in codes}
+    if len(parts) > 1:
+        raise RegionError("a region cannot mix Alaska, Hawaii and the lower 48; run them separately")
+    return {"AK": CRS_ALASKA, "HI": CRS_HAWAII, "L48": CRS_LOWER48}[parts.pop()]
+
+
+def grid_for_bounds(bounds: tuple[float, float, float, float], crs: str, res: float, pad_m: float = 0.0) -> Grid:
+    """A grid covering ``bounds`` (in ``crs``) plus ``pad_m``, snapped to multiples of ``res``."""
+    if res < 10:
+        raise RegionError(f"resolution {res} m is below the 10 m minimum")
+    xmin, ymin, xmax, ymax = bounds
+    xmin = math.floor((xmin - pad_m) / res) * res
+    ymin = math.floor((ymin - pad_m) / res) * res
+    xmax = math.ceil((xmax + pad_m) / res) * res
+    ymax = math.ceil((ymax + pad_m) / res) * res
+    return Grid(crs=crs, res=float(res), xmin=xmin, ymax=ymax,
+                width=int(round((xmax - xmin) / res)), height=int(round((ymax - ymin) / res)))
+
+
+def rasterize_mask(geoms, grid: Grid, all_touched: bool = False) -> np.ndarray:
+    """Boolean mask of cells covered by ``geoms`` (cell centre inside, or any touch)."""
+    geoms = [g for g in np.asarray(geoms, dtype=object) if g is not None and not g.is_empty]
+    if not geoms:
+        return np.zeros(grid.shape, dtype=bool)
+    return features.rasterize(
+        ((g, 1) for g in geoms), out_shape=grid.shape, transform=grid.transform,
+        fill=0, all_touched=all_touched, dtype="uint8",
+    ).astype(bool)
+
+
+def rasterize_inside(geoms, grid: Grid) -> np.ndarray:
+    """Cells lying wholly inside the union of polygons ``geoms``.
+
+    A cell whose centre is inside and that no polygon boundary touches is entirely inside; this
+    is what guarantees that a site built from such cells lies wholly on the land it claims.
+    """
+    inside = rasterize_mask(geoms, grid, all_touched=False)
+    boundaries = shapely.boundary(np.asarray([g for g in geoms if g is not None], dtype=object))
+    return inside & ~rasterize_mask(boundaries, grid, all_touched=True)
+
+
+def rasterize_values(gdf: gpd.GeoDataFrame, column: str, grid: Grid, fill: float = np.nan,
+                     merge_alg: str = "replace", all_touched: bool = False) -> np.ndarray:
+    """Burn a numeric column into a float32 raster (``merge_alg`` 'replace' or 'add')."""
+    from rasterio.enums import MergeAlg
+
+    ok = gdf[column].notna().to_numpy()
+    shapes = list(zip(gdf.geometry.values[ok], gdf[column].to_numpy(dtype="float64")[ok]))
+    if not shapes:
+        return np.full(grid.shape, fill, dtype=np.float32)
+    return features.rasterize(
+        shapes, out_shape=grid.shape, transform=grid.transform, fill=fill, all_touched=all_touched,
+        dtype="float32", merge_alg=MergeAlg.add if merge_alg == "add" else MergeAlg.replace,
+    )
+
+
+def point_sum(gdf: gpd.GeoDataFrame, column: str, grid: Grid) -> np.ndarray:
+    """Sum of ``column`` over the points falling in each cell (float32)."""
+    out = np.zeros(grid.shape, dtype=np.float64)
+    if len(gdf):
+        pts = shapely.get_coordinates(gdf.geometry.representative_point().values)
+        col = ((pts[:, 0] - grid.xmin) // grid.res).astype(np.int64)
+        row = ((grid.ymax - pts[:, 1]) // grid.res).astype(np.int64)
+        vals = gdf[column].to_numpy(dtype="float64")
+        ok = (row >= 0) & (row < grid.height) & (col >= 0) & (col < grid.width) & np.isfinite(vals)
+        np.add.at(out, (row[ok], col[ok]), vals[ok])
+    return out.astype(np.float32)

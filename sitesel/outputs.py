@@ -1,0 +1,146 @@
+"""Writing a run: sites.geojson, sites.csv, suitability.tif, map.html and run.json.
+
+Everything is written into a temporary folder inside the output directory and moved into place
+only when complete, so an interrupted run never leaves a half-written file behind.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import tempfile
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import rasterio
+from rasterio.windows import Window
+
+from . import __version__
+from .study import sha256_file
+
+#: Decimal places kept for floating-point attributes (stable, byte-identical reruns).
+FLOAT_DECIMALS = 4
+#: GeoJSON coordinate precision: 6 decimals of a degree is about 0.1 m.
+COORD_DECIMALS = 6
+
+
+def tidy(sites: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Round floats so that reruns are byte-identical and files stay readable."""
+    out = sites.copy()
+    for col in out.columns:
+        if col != "geometry" and pd.api.types.is_float_dtype(out[col]):
+            out[col] = out[col].round(FLOAT_DECIMALS)
+    out["score"] = out["score"].round(2)
+    out["acres"] = out["acres"].round(1)
+    return out
+
+
+def write_sites(sites: gpd.GeoDataFrame, folder: Path) -> None:
+    """``sites.geojson`` (RFC 7946, WGS84) and ``sites.csv`` (same attributes, no geometry)."""
+    wgs = tidy(sites).to_crs("EPSG:4326")
+    if len(wgs):
+        wgs.to_file(folder / "sites.geojson", driver="GeoJSON", engine="pyogrio",
+                    layer_options={"RFC7946": "YES", "COORDINATE_PRECISION": str(COORD_DECIMALS), "WRITE_NAME": "NO"})
+    else:
+        (folder / "sites.geojson").write_text('{"type": "FeatureCollection", "features": []}\n')
+    pd.DataFrame(wgs.drop(columns="geometry")).to_csv(folder / "sites.csv", index=False, lineterminator="\n")
+
+
+def write_surface(score: np.ndarray, study, folder: Path) -> None:
+    """The 0-100 score surface as a Cloud-Optimized GeoTIFF (NaN nodata), cropped to the region."""
+    grid = study.grid
+    xmin, ymin, xmax, ymax = study.region.geometry.bounds
+    c0 = max(int((xmin - grid.xmin) // grid.res), 0)
+    r0 = max(int((grid.ymax - ymax) // grid.res), 0)
+    c1 = min(int(np.ceil((xmax - grid.xmin) / grid.res)), grid.width)
+    r1 = min(int(np.ceil((grid.ymax - ymin) / grid.res)), grid.height)
+    data = (score[r0:r1, c0:c1] * np.float32(100)).astype(np.float32)
+    win = Window(c0, r0, c1 - c0, r1 - r0)
+    profile = dict(driver="COG", width=data.shape[1], height=data.shape[0], count=1, dtype="float32",
+                   crs=grid.crs, transform=rasterio.windows.transform(win, grid.transform), nodata=np.nan,
+                   compress="DEFLATE", predictor=3, blocksize=512, overviews="AUTO", num_threads="ALL_CPUS")
+    with rasterio.open(folder / "suitability.tif", "w", **profile) as dst:
+        dst.write(data, 1)
+        dst.update_tags(units="score 0-100", description="sitesel suitability (weighted sum); nodata = infeasible")
+
+
+def run_record(study, result, args: dict, timings: dict) -> dict:
+    """Everything needed to reproduce and audit a run."""
+    import geopandas, pyogrio, pyproj, rasterio as rio, scipy, shapely, folium
+
+    p = result.profile
+    return {
+        "sitesel": __version__,
+        "park": p.name,
+        "profile": {
+            "source": p.source,
+            "title": p.title,
+            "min_acres": p.min_acres,
+            "separation_km": p.separation_km,
+            "eligible_agencies": list(p.eligible_agencies),
+            "land": result.land,
+            "constraints": {c.key: c.describe() for c in p.constraints},
+            "criteria": {c.key: {"measure": c.measure, "weight": round(p.weights[c.key], 6),
+                                 "function": c.function.describe()} for c in p.criteria},
+            "dropped_for_missing_layers": p.dropped,
+            "dropped_weight": round(sum(v for v in p.dropped.values() if v), 6),
+        },
+        "region": {"label": study.region.label, "states": study.region.codes, "bbox": study.region.bbox},
+        "grid": {"crs": study.grid.crs, "resolution_m": study.grid.res, "width": study.grid.width,
+                 "height": study.grid.height, "bounds": study.grid.bounds},
+        "stats": result.stats,
+        "arguments": args,
+        "inputs": [{"path": str(f), "sha256": sha256_file(f), "bytes": f.stat().st_size}
+                   for f in study.input_files() if f.is_file()],
+        "manifest": str(study.manifest.path),
+        "layers": study.layer_reports(),
+        "versions": {"python": platform.python_version(), "numpy": np.__version__, "scipy": scipy.__version__,
+                     "geopandas": geopandas.__version__, "shapely": shapely.__version__,
+                     "pyogrio": pyogrio.__version__, "pyproj": pyproj.__version__, "rasterio": rio.__version__,
+                     "gdal": rio.__gdal_version__, "folium": folium.__version__},
+        "timings_s": timings,
+    }
+
+
+class OutputDir:
+    """Stage files in a temporary sibling folder; move them into ``path`` on :meth:`commit`."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.tmp = Path(tempfile.mkdtemp(prefix=".sitesel-", dir=self.path))
+
+    def commit(self) -> None:
+        for f in sorted(self.tmp.iterdir()):
+            os.replace(f, self.path / f.name)
+        self.tmp.rmdir()
+
+    def abort(self) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self) -> Path:
+        return self.tmp
+
+    def __exit__(self, exc_type, *_):
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
+        return False
+
+
+def write_json(obj: dict, path: Path) -> None:
+    path.write_text(json.dumps(obj, indent=2, default=_json_default) + "\n")
+
+
+def _json_default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(type(o))

@@ -1,0 +1,41 @@
+"""Progress reporting for long steps, written to stderr so stdout stays clean for data."""
+from __future__ import annotations
+
+import sys
+import time
+from contextlib import contextmanager
+from typing import Iterator
+
+
+class Progress:
+    """Print one line per step with its elapsed time, and remember the timings for run.json.
+
+    Parameters
+    ----------
+    quiet : bool
+        Record timings without printing.
+    """
+
+    def __init__(self, quiet: bool = False):
+        self.quiet = quiet
+        self.timings: dict[str, float] = {}
+        self._t0 = time.perf_counter()
+
+    def log(self, message: str) -> None:
+        if not self.quiet:
+            print(f"[{time.perf_counter() - self._t0:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        self.log(f"{name} ...")
+        t = time.perf_counter()
+        yield
+        dt = time.perf_counter() - t
+        self.timings[name] = self.timings.get(name, 0.0) + round(dt, 3)
+
+    @property
+    def total(self) -> float:
+        return time.perf_counter() - self._t0
+
+
+SILENT = Progress(quiet=True)
