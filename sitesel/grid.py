@@ -67,6 +67,100 @@ class Grid:
         return self.xmin + (cols + 0.5) * self.res, self.ymax - (rows + 0.5) * self.res
 
 
+@dataclass(frozen=True)
+class Window:
+    """A block of grid cells: ``height`` rows from ``row`` and ``width`` columns from ``col``."""
+
+    row: int
+    col: int
+    height: int
+    width: int
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.height, self.width)
+
+    @property
+    def size(self) -> int:
+        return self.height * self.width
+
+    @property
+    def slices(self) -> tuple[slice, slice]:
+        return slice(self.row, self.row + self.height), slice(self.col, self.col + self.width)
+
+    @property
+    def pixel_transform(self) -> Affine:
+        """From the grid's pixel space (see :func:`to_pixel_space`) to this window's pixels."""
+        return Affine.translation(self.col, self.row)
+
+    def grow(self, cells: int, grid: "Grid") -> "Window":
+        """This window plus ``cells`` on every side, clipped to the grid."""
+        r0, c0 = max(self.row - cells, 0), max(self.col - cells, 0)
+        r1 = min(self.row + self.height + cells, grid.height)
+        c1 = min(self.col + self.width + cells, grid.width)
+        return Window(r0, c0, r1 - r0, c1 - c0)
+
+
+@dataclass(frozen=True)
+class Tile:
+    """A ``core`` window whose results are kept, computed inside a larger ``padded`` window."""
+
+    index: int
+    core: Window
+    padded: Window
+    extent: tuple[int, int] | None = None  # the largest padded shape of the tiling it belongs to
+
+    @property
+    def core_in_padded(self) -> tuple[slice, slice]:
+        r, c = self.core.row - self.padded.row, self.core.col - self.padded.col
+        return slice(r, r + self.core.height), slice(c, c + self.core.width)
+
+
+def tiles(grid: "Grid", size: int | None, halo: int) -> list[Tile]:
+    """Cover ``grid`` with square tiles of ``size`` cells, each padded by ``halo`` cells.
+
+    ``size=None`` gives one tile, the whole grid, with no padding: a computation whose result at
+    a cell depends only on cells within ``halo`` gives the same values either way.
+    """
+    if size is None or (size >= grid.height and size >= grid.width):
+        whole = Window(0, 0, grid.height, grid.width)
+        return [Tile(0, whole, whole, whole.shape)]
+    extent = (min(size + 2 * halo, grid.height), min(size + 2 * halo, grid.width))
+    out = []
+    for r in range(0, grid.height, size):
+        for c in range(0, grid.width, size):
+            core = Window(r, c, min(size, grid.height - r), min(size, grid.width - c))
+            out.append(Tile(len(out), core, core.grow(halo, grid), extent))
+    return out
+
+
+def to_pixel_space(geoms, grid: "Grid") -> np.ndarray:
+    """Geometries in the grid's pixel coordinates (column, row from the top-left corner).
+
+    Rasterising pixel-space geometries into a window only shifts them by whole cells, which is
+    exact in floating point, so a cell burns the same way whichever window it is computed in.
+    """
+    x0, y0, res = grid.xmin, grid.ymax, grid.res
+
+    def fwd(xy: np.ndarray) -> np.ndarray:
+        return np.column_stack(((xy[:, 0] - x0) / res, (y0 - xy[:, 1]) / res))
+
+    return shapely.transform(np.asarray(geoms, dtype=object), fwd)
+
+
+def burn(pixel_geoms, window: Window, values=None, all_touched: bool = False, dtype: str = "uint8",
+         fill: float = 0) -> np.ndarray:
+    """Rasterise pixel-space geometries (and optional values) into ``window``."""
+    geoms = np.asarray(pixel_geoms, dtype=object)
+    if values is None:
+        values = np.ones(len(geoms))
+    shapes = [(g, v) for g, v in zip(geoms, values) if g is not None and not g.is_empty]
+    if not shapes:
+        return np.full(window.shape, fill, dtype=dtype)
+    return features.rasterize(shapes, out_shape=window.shape, transform=window.pixel_transform, fill=fill,
+                              all_touched=all_touched, dtype=dtype)
+
+
 def crs_for_states(codes: list[str]) -> str:
     """The equal-area CRS for a set of state codes (lower 48, Alaska or Hawaii, not mixed)."""
     parts = {"AK" if c == "AK" else "HI" if c == "HI" else "L48" for c in codes}

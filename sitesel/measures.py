@@ -1,42 +1,63 @@
-"""The catalogue of measures: raw criterion values computed as rasters on the analysis grid.
+"""The catalogue of measures: raw criterion values, computed tile by tile on the analysis grid.
 
-Distances use an exact Euclidean distance transform (the ``edt`` package) from rasterised
-features; neighbourhood sums use an FFT convolution with a disc. Neither depends on weights, so
-a study computes each once and caches it.
+A measure is computed for one :class:`~sitesel.grid.Tile` at a time and read off at the study's
+candidate cells in the tile's core. Each kind of measure says how much overlap (``halo``) a tile
+needs for its core to come out exactly as in an untiled computation:
+
+* ``distance``: an exact Euclidean distance transform (the ``edt`` package) from rasterised
+  features, capped at the study's ``cap_km`` (farther is ``inf``); a halo of the cap suffices.
+* ``disc``: a sum over a disc (people within 80 km, MW within 50 km) by FFT convolution of a
+  tile padded by the radius. Inputs are scaled to whole numbers and the float64 result rounded,
+  so the sum is exact and independent of tiling.
+* ``raster``: a raster warped onto the tile; ``slope``: slope from a DEM; ``basin``: the
+  category of the polygon under each cell.
+* ``derived``: computed from other measures' values, cell by cell.
+
+None of them depends on weights, so a study computes each once (see :mod:`sitesel.engine`).
 """
 from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
-from typing import Callable
+import warnings
+from dataclasses import dataclass, field
 
 import edt
 import numpy as np
+import rasterio
 import scipy.fft
-from scipy import ndimage
+import shapely
 from affine import Affine
 from rasterio.warp import Resampling, reproject
 
-from .grid import grid_for_bounds, point_sum, rasterize_mask, rasterize_values
-from .layers import raster_info, read_raster
+from .grid import Tile, Window, burn
+from .layers import raster_info
 
 #: Voltage classes (kV) of transmission lines and substations that measures distinguish.
-EDT_THREADS = os.cpu_count() or 1
-#: Voltage classes (kV) of transmission lines and substations that measures distinguish.
 KV_CLASSES = (115, 230, 345, 500, 765)
-#: Radius within which `tx_kv_within_15km` looks for lines.
+#: Radius within which ``tx_kv_within_15km`` looks for lines.
 KV_REACH_KM = 15.0
-#: Water-stress gaps are filled from the nearest basin within this distance.
-WATER_STRESS_FILL_KM = 50.0
+#: Disc sums are computed on whole numbers of this fraction of a unit (exact in float64 FFTs).
+DISC_QUANTUM = 1e-3
+#: Threads each distance transform may use (worker processes set 1: they already fill the cores).
+EDT_THREADS = os.cpu_count() or 1
+#: Threads each FFT may use (likewise).
+FFT_WORKERS = os.cpu_count() or 1
+
+
+def set_threads(n: int) -> None:
+    """Threads that one distance transform or FFT may use in this process."""
+    global EDT_THREADS, FFT_WORKERS
+    EDT_THREADS = FFT_WORKERS = max(1, int(n))
 
 
 @dataclass(frozen=True)
 class Measure:
-    """A raw criterion: its unit, the layers it needs, and how a site's value is taken.
+    """A raw criterion: its unit, the layers it needs, and how it is computed.
 
-    ``site`` is ``"min"`` (nearest point of the site: distances), ``"max"`` or ``"mean"``.
-    ``refine`` names a (layer, kV threshold column, threshold) for exact vector distances.
+    ``site`` says how a site's value is taken from its cells: ``"min"`` (distances: the nearest
+    point of the site), ``"max"`` or ``"mean"``. ``refine`` names the (layer, column, minimum)
+    whose features give exact vector distances for a site.
     """
 
     name: str
@@ -44,178 +65,383 @@ class Measure:
     description: str
     layers: tuple[str, ...]
     site: str
-    compute: Callable
+    kind: str
+    params: dict = field(default_factory=dict, compare=False, hash=False)
     refine: tuple | None = None
     higher_is_better: bool | None = None
-    depends: tuple[str, ...] = ()  # other measures it is computed from
+    depends: tuple[str, ...] = ()
 
     @property
     def derived(self) -> bool:
-        return bool(self.depends)
+        return self.kind == "derived"
+
+    @property
+    def is_distance(self) -> bool:
+        return self.kind == "distance"
+
+    def halo_cells(self, res: float, cap_km: float) -> int:
+        """Overlap a tile needs so that its core equals the untiled result."""
+        if self.kind == "distance":
+            return math.ceil(cap_km * 1000.0 / res) + 1
+        if self.kind == "disc":
+            return math.ceil(self.params["radius_km"] * 1000.0 / res) + 1
+        return 0
+
+    def bytes_per_cell(self) -> int:
+        """Working memory per cell of a padded tile (for sizing tiles)."""
+        return {"distance": 14, "disc": 48, "raster": 12, "slope": 16, "basin": 12}.get(self.kind, 8)
+
+    def compute(self, inputs, tile: Tile, cells: np.ndarray) -> np.ndarray:
+        """Values at ``cells`` (flat indices into the tile's core window), float32."""
+        return _KINDS[self.kind](self, inputs, tile, cells)
 
 
-def distance_km(mask: np.ndarray, res: float) -> np.ndarray:
-    """Distance in km from every cell centre to the nearest True cell (inf if there is none)."""
+# -- distances ------------------------------------------------------------------------------
+
+def capped_distance_km(mask: np.ndarray, res: float, cap_km: float) -> np.ndarray:
+    """Distance (km) from each cell centre to the nearest True cell; ``inf`` beyond ``cap_km``."""
     if not mask.any():
         return np.full(mask.shape, np.inf, dtype=np.float32)
-    d = edt.edt(~mask, black_border=False, parallel=EDT_THREADS)
-    d *= np.float32(res / 1000.0)
-    return d
+    d2 = edt.edtsq(~mask, black_border=False, parallel=EDT_THREADS)
+    cap_cells = cap_km * 1000.0 / res
+    far = d2 > np.float32(cap_cells * cap_cells)
+    np.sqrt(d2, out=d2)
+    d2 *= np.float32(res / 1000.0)
+    d2[far] = np.inf
+    return d2
 
 
-def disc_sum(values: np.ndarray, radius_cells: float) -> np.ndarray:
-    """Sum of ``values`` within a disc of ``radius_cells`` around each cell (FFT convolution)."""
+def _features_mask(inputs, feats, window: Window) -> np.ndarray:
+    mask = np.zeros(window.shape, dtype=bool)
+    for layer, column, minimum in feats:
+        geoms = inputs.pixel_features(layer, column, minimum, window)
+        if len(geoms):
+            mask |= burn(geoms, window, all_touched=True).view(bool)
+    return mask
+
+
+def _distance(m: Measure, inputs, tile: Tile, cells: np.ndarray) -> np.ndarray:
+    grid, cap = inputs.spec.grid, inputs.spec.cap_km
+    d = capped_distance_km(_features_mask(inputs, m.params["features"], tile.padded), grid.res, cap)
+    return d[tile.core_in_padded].ravel()[cells]
+
+
+# -- disc sums -------------------------------------------------------------------------------
+
+def disc_kernel(radius_cells: float) -> np.ndarray:
+    """Cells whose centres lie within ``radius_cells`` of the centre cell."""
     r = int(math.floor(radius_cells))
     yy, xx = np.mgrid[-r:r + 1, -r:r + 1]
-    kernel = ((yy * yy + xx * xx) <= radius_cells * radius_cells).astype(np.float32)
+    return ((yy * yy + xx * xx) <= radius_cells * radius_cells).astype(np.float64)
+
+
+_KERNEL_FFT: dict = {}
+
+
+def _kernel_fft(radius_cells: float, shape: tuple[int, int]) -> np.ndarray:
+    key = (radius_cells, shape)
+    if key not in _KERNEL_FFT:
+        if len(_KERNEL_FFT) > 4:
+            _KERNEL_FFT.clear()
+        k = disc_kernel(radius_cells)
+        r = k.shape[0] // 2
+        full = np.zeros(shape, dtype=np.float64)
+        full[: k.shape[0], : k.shape[1]] = k
+        # Centre the disc on cell (0, 0) of the circular array.
+        full = np.roll(full, (-r, -r), axis=(0, 1))
+        _KERNEL_FFT[key] = scipy.fft.rfft2(full, workers=FFT_WORKERS)
+    return _KERNEL_FFT[key]
+
+
+def disc_sum(values: np.ndarray, radius_cells: float, fft_shape: tuple[int, int] | None = None) -> np.ndarray:
+    """Sum of whole-number ``values`` within a disc around each cell, exactly (float64).
+
+    The convolution is circular over ``fft_shape`` (at least the array's shape), which is exact
+    for every cell at least ``radius_cells`` from the array's far edges, and for all cells when
+    ``fft_shape`` exceeds the shape by the radius.
+    """
     h, w = values.shape
-    fh, fw = scipy.fft.next_fast_len(h + 2 * r, real=True), scipy.fft.next_fast_len(w + 2 * r, real=True)
-    fa = scipy.fft.rfft2(values.astype(np.float32), s=(fh, fw), workers=-1)
-    fa *= scipy.fft.rfft2(kernel, s=(fh, fw), workers=-1)
-    full = scipy.fft.irfft2(fa, s=(fh, fw), workers=-1)
-    out = full[r:r + h, r:r + w].astype(np.float32)
-    out[out < 0] = 0  # FFT round-off around zero
+    if fft_shape is None:
+        r = int(math.ceil(radius_cells))
+        fft_shape = (scipy.fft.next_fast_len(h + r, real=True), scipy.fft.next_fast_len(w + r, real=True))
+    spec = scipy.fft.rfft2(values.astype(np.float64), s=fft_shape, workers=FFT_WORKERS)
+    spec *= _kernel_fft(radius_cells, fft_shape)
+    out = scipy.fft.irfft2(spec, s=fft_shape, workers=FFT_WORKERS)[:h, :w]
+    # The inputs are whole numbers, so rounding removes the FFT's round-off exactly.
+    np.rint(out, out=out)
+    out[out < 0] = 0
     return out
 
 
-def _features_mask(study, layer: str, column: str | None = None, threshold: float | None = None) -> np.ndarray:
-    gdf = study.layer(layer)
-    if column is not None:
-        gdf = gdf[gdf[column] >= threshold]
-    return rasterize_mask(gdf.geometry.values, study.grid, all_touched=True)
+def _disc(m: Measure, inputs, tile: Tile, cells: np.ndarray) -> np.ndarray:
+    grid = inputs.spec.grid
+    win = tile.padded
+    source = m.params["source"]
+    if source == "points":
+        vals = _point_sums(inputs, m.params["layer"], m.params["column"], win)
+    else:
+        vals = _areal_people(inputs, win)
+    q = np.rint(vals / DISC_QUANTUM)
+    radius = m.params["radius_km"] * 1000.0 / grid.res
+    r = int(math.ceil(radius))
+    # A circular convolution over at least the padded window plus the radius is exact on the
+    # core; sizing it from the tiling's largest padded tile lets one kernel FFT serve every tile.
+    eh, ew = tile.extent or win.shape
+    shape = (scipy.fft.next_fast_len(eh + r, real=True), scipy.fft.next_fast_len(ew + r, real=True))
+    s = disc_sum(q, radius, shape)
+    return (s[tile.core_in_padded].ravel()[cells] * DISC_QUANTUM).astype(np.float32)
 
 
-def _dist(layer: str, column: str | None = None, threshold: float | None = None):
-    def compute(study):
-        return distance_km(_features_mask(study, layer, column, threshold), study.grid.res)
-    return compute
-
-
-def _dist_water(study):
-    m = _features_mask(study, "rivers") | _features_mask(study, "lakes")
-    return distance_km(m, study.grid.res)
-
-
-def _kv_reach(study):
-    out = np.zeros(study.grid.shape, dtype=np.float32)
-    for kv in KV_CLASSES:  # ascending, so the highest reachable class wins
-        out[study.measure(f"dist_tx_{kv}kv_km") <= KV_REACH_KM] = kv
+def _point_sums(inputs, layer: str, column: str, win: Window) -> np.ndarray:
+    gdf = inputs.features(layer)
+    out = np.zeros(win.shape, dtype=np.float64)
+    if len(gdf):
+        pts = inputs.pixel_points(layer)
+        col = np.floor(pts[:, 0]).astype(np.int64) - win.col
+        row = np.floor(pts[:, 1]).astype(np.int64) - win.row
+        vals = gdf[column].to_numpy(dtype="float64")
+        ok = (row >= 0) & (row < win.height) & (col >= 0) & (col < win.width) & np.isfinite(vals)
+        np.add.at(out, (row[ok], col[ok]), vals[ok])
     return out
 
 
-def _sum_within(layer: str, column: str, radius_km: float):
-    def compute(study):
-        return disc_sum(point_sum(study.layer(layer), column, study.grid), radius_km * 1000 / study.grid.res)
-    return compute
+def _areal_people(inputs, win: Window) -> np.ndarray:
+    """People per cell from county totals spread evenly over each county's area."""
+    grid = inputs.spec.grid
+    counties = inputs.features("counties")
+    area = counties.geometry.area.to_numpy()
+    pop = counties["population"].to_numpy(dtype="float64")
+    density = np.where(area > 0, pop / np.where(area > 0, area, 1.0), 0.0)
+    density = np.nan_to_num(density)
+    idx = inputs.pixel_query("counties", window=win, simplify=0.25)
+    geoms = inputs.pixel("counties", simplify=0.25)[0][idx]
+    # Simplified outlines of neighbours can overlap by a sliver; burning in an order fixed by
+    # the geometry (not the file) makes the result independent of the file's feature order.
+    c = shapely.get_coordinates(shapely.centroid(geoms)) if len(geoms) else np.zeros((0, 2))
+    order = np.lexsort((c[:, 1], c[:, 0])) if len(geoms) else np.zeros(0, np.int64)
+    idx, geoms = idx[order], geoms[order]
+    per_cell = burn(geoms, win, values=density[idx], dtype="float64", fill=0.0)
+    return per_cell * (grid.res * grid.res)
 
 
-def _population_within(radius_km: float):
-    def compute(study):
-        counties = study.layer("counties").copy()
-        area = counties.geometry.area.to_numpy()
-        counties["density"] = counties["population"].to_numpy(dtype="float64") / np.where(area > 0, area, np.nan)
-        # Boundaries finer than a quarter cell do not change which cell centres a county covers,
-        # and full-resolution TIGER outlines cost most of the rasterising time.
-        counties["geometry"] = counties.geometry.simplify(study.grid.res / 4, preserve_topology=False)
-        per_cell = rasterize_values(counties, "density", study.grid, fill=0.0)
-        np.nan_to_num(per_cell, copy=False)
-        per_cell *= np.float32(study.grid.res ** 2)
-        return disc_sum(per_cell, radius_km * 1000 / study.grid.res)
-    return compute
+# -- rasters ---------------------------------------------------------------------------------
+
+def warp_to_window(spec, grid, window: Window, resampling=Resampling.bilinear, transform: Affine | None = None,
+                   shape: tuple[int, int] | None = None) -> np.ndarray:
+    """Warp a raster layer onto ``window`` of ``grid`` (or any ``transform``/``shape``); NaN = no data.
+
+    Every cell is transformed exactly (no approximate transformer), so a cell gets the same
+    value whichever window it is computed in.
+    """
+    transform = transform or grid.transform * Affine.translation(window.col, window.row)
+    shape = shape or window.shape
+    out = np.full(shape, np.nan, dtype=np.float32)
+    info = raster_info(spec)
+    with rasterio.open(spec.sources[0].path) as ds:
+        src_nodata = spec.nodata if spec.nodata is not None else ds.nodata
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            reproject(source=rasterio.band(ds, spec.band), destination=out, src_crs=info["crs"],
+                      src_nodata=src_nodata, dst_transform=transform, dst_crs=grid.crs, dst_nodata=np.nan,
+                      resampling=resampling, num_threads=1, tolerance=0)
+    if spec.scale != 1.0:
+        out *= np.float32(spec.scale)
+    return out
 
 
-def _water_stress(study):
-    vals = rasterize_values(study.layer("water_stress"), "bws_cat", study.grid)
-    gaps = np.isnan(vals)
-    if gaps.any() and (~gaps).any():
-        # The nearest basin's category fills gaps; done on a coarser copy because the signal is
-        # regional and a nearest-index transform at full resolution costs ~10x an EDT.
-        f = max(1, math.ceil(math.sqrt(vals.size / 4e6)))
-        coarse = vals[::f, ::f]
-        dist, (ri, ci) = ndimage.distance_transform_edt(np.isnan(coarse), return_indices=True)
-        filled = coarse[ri, ci]
-        filled[dist * f * study.grid.res / 1000 > WATER_STRESS_FILL_KM] = np.nan
-        up = np.repeat(np.repeat(filled, f, axis=0), f, axis=1)[: vals.shape[0], : vals.shape[1]]
-        vals[gaps] = up[gaps]
-    return vals
+def sample_raster(spec, crs, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Bilinear samples of a raster layer at points ``x, y`` (in ``crs``); NaN where no data.
+
+    Points are projected exactly and interpolated from the four surrounding source pixels
+    (weights renormalised over those with data), so a point's value never depends on which
+    other points are sampled with it.
+    """
+    from pyproj import Transformer
+
+    out = np.full(np.shape(x), np.nan, dtype=np.float32)
+    if not np.size(x):
+        return out
+    info = raster_info(spec)
+    sx, sy = Transformer.from_crs(crs, info["crs"], always_xy=True).transform(x, y)
+    with rasterio.open(spec.sources[0].path) as ds:
+        inv = ~ds.transform
+        sx, sy = np.asarray(sx, dtype=np.float64), np.asarray(sy, dtype=np.float64)
+        # Relative to pixel centres.
+        col = inv.a * sx + inv.b * sy + inv.c - 0.5
+        row = inv.d * sx + inv.e * sy + inv.f - 0.5
+        ok = np.isfinite(col) & np.isfinite(row)
+        if not ok.any():
+            return out
+        c0 = int(max(np.floor(col[ok].min()), 0))
+        r0 = int(max(np.floor(row[ok].min()), 0))
+        c1 = int(min(np.floor(col[ok].max()) + 2, ds.width))
+        r1 = int(min(np.floor(row[ok].max()) + 2, ds.height))
+        if c1 <= c0 or r1 <= r0:
+            return out
+        data = ds.read(spec.band, window=rasterio.windows.Window(c0, r0, c1 - c0, r1 - r0)).astype(np.float64)
+        nodata = spec.nodata if spec.nodata is not None else ds.nodata
+    if nodata is not None:
+        data[data == nodata] = np.nan
+    h, w = data.shape
+    fx, fy = col - c0, row - r0
+    x0, y0 = np.floor(fx).astype(np.int64), np.floor(fy).astype(np.int64)
+    wx, wy = fx - x0, fy - y0
+    acc = np.zeros(np.shape(x), dtype=np.float64)
+    wsum = np.zeros(np.shape(x), dtype=np.float64)
+    for dy, dx, wt in ((0, 0, (1 - wy) * (1 - wx)), (0, 1, (1 - wy) * wx), (1, 0, wy * (1 - wx)), (1, 1, wy * wx)):
+        yy, xx = y0 + dy, x0 + dx
+        inside = ok & (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
+        v = np.full(np.shape(x), np.nan)
+        v[inside] = data[yy[inside], xx[inside]]
+        good = np.isfinite(v) & (wt > 0)
+        acc[good] += v[good] * wt[good]
+        wsum[good] += wt[good]
+    has = wsum > 0
+    out[has] = (acc[has] / wsum[has] * spec.scale).astype(np.float32)
+    return out
 
 
-def _slope(study):
-    spec = study.manifest["dem"]
+def _raster(m: Measure, inputs, tile: Tile, cells: np.ndarray) -> np.ndarray:
+    grid = inputs.spec.grid
+    rows, cols = np.divmod(cells, tile.core.width)
+    x, y = grid.cell_centers(rows + tile.core.row, cols + tile.core.col)
+    return sample_raster(inputs.spec.manifest[m.params["layer"]], grid.crs, x, y)
+
+
+def _slope(m: Measure, inputs, tile: Tile, cells: np.ndarray) -> np.ndarray:
+    """Slope (%) of the DEM, taken at the DEM's own spacing.
+
+    A DEM coarser than the grid gives slope on a coarse grid aligned with the analysis grid,
+    interpolated bilinearly to cell centres (interpolating elevation first gives the same relief
+    more slowly); a finer DEM gives slope at its spacing, averaged over each cell, so fine relief
+    is kept rather than smoothed away.
+    """
+    grid = inputs.spec.grid
+    spec = inputs.spec.manifest["dem"]
     info = raster_info(spec)
     src_res = info["res"][0] * (111_000.0 if info["crs"].is_geographic else 1.0)
-    grid = study.grid
+    core = tile.core
     if src_res >= grid.res:
-        # A DEM coarser than the grid: take slope on a grid of the DEM's own spacing, then
-        # interpolate the slope (interpolating elevation first gives the same relief, slower).
-        coarse = grid_for_bounds(grid.bounds, grid.crs, src_res)
-        slope = _slope_on(spec, coarse.transform, coarse.shape, coarse.res, grid.crs)
-        out = np.full(grid.shape, np.nan, dtype=np.float32)
-        reproject(slope, out, src_transform=coarse.transform, src_crs=grid.crs, src_nodata=np.nan,
-                  dst_transform=grid.transform, dst_crs=grid.crs, dst_nodata=np.nan,
-                  resampling=Resampling.bilinear, num_threads=2)
-        return out
-    # A finer DEM: slope at the DEM's resolution (up to a cell budget), averaged onto the grid,
-    # so fine relief is kept rather than smoothed away by resampling elevation first.
-    factor = max(1, min(int(grid.res // max(src_res, 1.0)), int(math.sqrt(2e8 / grid.size)) or 1))
-    fine_res = grid.res / factor
-    tr = Affine(fine_res, 0, grid.xmin, 0, -fine_res, grid.ymax)
-    slope = _slope_on(spec, tr, (grid.height * factor, grid.width * factor), fine_res, grid.crs)
-    if factor > 1:
-        slope = np.nanmean(slope.reshape(grid.height, factor, grid.width, factor), axis=(1, 3))
-    return slope
+        k = max(1, int(round(src_res / grid.res)))
+        cres = grid.res * k
+        # The coarse window covers the core plus two coarse cells, so every coarse value used
+        # comes from central differences, as it would in any other window.
+        cr0, cc0 = core.row // k - 2, core.col // k - 2
+        cr1, cc1 = (core.row + core.height) // k + 3, (core.col + core.width) // k + 3
+        yy, xx = np.mgrid[cr0:cr1, cc0:cc1]
+        dem = sample_raster(spec, grid.crs, grid.xmin + (xx + 0.5) * cres, grid.ymax - (yy + 0.5) * cres)
+        gy, gx = np.gradient(dem.astype(np.float64), cres)
+        slope = np.hypot(gx, gy) * 100.0
+        rows, cols = np.divmod(cells, core.width)
+        # Cell centre in coarse pixel units, relative to coarse cell centres.
+        fy = (core.row + rows + 0.5) / k - 0.5 - cr0
+        fx = (core.col + cols + 0.5) / k - 0.5 - cc0
+        y0, x0 = np.floor(fy).astype(np.int64), np.floor(fx).astype(np.int64)
+        wy, wx = fy - y0, fx - x0
+        v = (slope[y0, x0] * (1 - wy) * (1 - wx) + slope[y0, x0 + 1] * (1 - wy) * wx
+             + slope[y0 + 1, x0] * wy * (1 - wx) + slope[y0 + 1, x0 + 1] * wy * wx)
+        return v.astype(np.float32)
+    factor = max(1, min(int(grid.res // max(src_res, 1.0)), 16))
+    fres = grid.res / factor
+    # One fine cell of margin on each side keeps the gradient central at the core's edge.
+    tr = Affine(fres, 0, grid.xmin + core.col * grid.res - fres, 0, -fres, grid.ymax - core.row * grid.res + fres)
+    dem = warp_to_window(spec, grid, core, Resampling.bilinear, tr,
+                         (core.height * factor + 2, core.width * factor + 2))
+    gy, gx = np.gradient(dem.astype(np.float64), fres)
+    slope = (np.hypot(gx, gy) * 100.0)[1:-1, 1:-1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN blocks stay NaN
+        block = np.nanmean(slope.reshape(core.height, factor, core.width, factor), axis=(1, 3))
+    return block.ravel()[cells].astype(np.float32)
 
 
-def _slope_on(spec, transform, shape, res, crs) -> np.ndarray:
-    dem = read_raster(spec, crs, transform, shape, Resampling.bilinear)
-    gy, gx = np.gradient(dem, res)
-    return (np.hypot(gx, gy) * 100.0).astype(np.float32)
+def _basin(m: Measure, inputs, tile: Tile, cells: np.ndarray) -> np.ndarray:
+    """The category of the basin polygon under each cell centre (NaN outside every basin).
+
+    Where basins overlap the highest category wins, so stress is never understated and the
+    result does not depend on the order of the features. Cells outside every basin are left
+    missing (profiles give them a neutral ``missing`` score) rather than given a guessed value.
+    """
+    win = tile.core
+    layer, column = m.params["layer"], m.params["column"]
+    gdf = inputs.layer(layer)
+    has = gdf[column].notna().to_numpy()
+    vals = gdf[column].to_numpy(dtype="float64")
+    idx = inputs.pixel_query(layer, window=win)
+    idx = idx[has[idx]]
+    idx = idx[np.argsort(vals[idx], kind="stable")]  # drawn last, the highest category wins
+    cat = burn(inputs.pixel(layer)[0][idx], win, values=vals[idx], dtype="float32", fill=np.nan)
+    return cat.ravel()[cells]
 
 
-def _solar(study):
-    return read_raster(study.manifest["solar"], study.grid.crs, study.grid.transform, study.grid.shape,
-                       Resampling.bilinear)
+_KINDS = {"distance": _distance, "disc": _disc, "raster": _raster, "slope": _slope, "basin": _basin}
+
+
+# -- derived measures ------------------------------------------------------------------------
+
+def kv_reach(values: dict[str, np.ndarray]) -> np.ndarray:
+    """Highest voltage class with a line within :data:`KV_REACH_KM` (0 if none)."""
+    first = values[f"dist_tx_{KV_CLASSES[0]}kv_km"]
+    out = np.zeros(first.shape, dtype=np.float32)
+    for kv in KV_CLASSES:  # ascending, so the highest reachable class wins
+        out[values[f"dist_tx_{kv}kv_km"] <= KV_REACH_KM] = kv
+    return out
+
+
+DERIVED = {"tx_kv_within_15km": kv_reach}
 
 
 def _catalogue() -> dict[str, Measure]:
     ms: list[Measure] = []
+
+    def dist(name, desc, feats, refine, layers=None):
+        ms.append(Measure(name, "km", desc, layers or tuple(dict.fromkeys(f[0] for f in feats)), "min", "distance",
+                          {"features": feats}, refine=refine, higher_is_better=False))
+
     for kv in KV_CLASSES:
-        ms.append(Measure(f"dist_tx_{kv}kv_km", "km", f"distance to the nearest transmission line of {kv} kV or more",
-                          ("transmission_lines",), "min", _dist("transmission_lines", "voltage_kv", kv),
-                          refine=("transmission_lines", "voltage_kv", kv), higher_is_better=False))
+        dist(f"dist_tx_{kv}kv_km", f"distance to the nearest transmission line of {kv} kV or more",
+             (("transmission_lines", "voltage_kv", float(kv)),), ("transmission_lines", "voltage_kv", float(kv)))
     for kv in (115, 230, 345):
-        ms.append(Measure(f"dist_sub_{kv}kv_km", "km", f"distance to the nearest substation with a known maximum voltage of {kv} kV or more",
-                          ("substations",), "min", _dist("substations", "max_kv", kv),
-                          refine=("substations", "max_kv", kv), higher_is_better=False))
+        dist(f"dist_sub_{kv}kv_km", f"distance to the nearest substation with a known maximum voltage of {kv} kV or more",
+             (("substations", "max_kv", float(kv)),), ("substations", "max_kv", float(kv)))
+    dist("dist_interstate_km", "distance to the nearest Interstate", (("interstates", None, None),),
+         ("interstates", None, None))
+    dist("dist_highway_km", "distance to the nearest Interstate, US or state highway", (("highways", None, None),),
+         ("highways", None, None))
+    dist("dist_rail_km", "distance to the nearest main-line railroad", (("railroads", None, None),),
+         ("railroads", None, None))
+    dist("dist_port_km", "distance to the nearest major port", (("ports", None, None),), ("ports", None, None))
+    dist("dist_airport_km", "distance to the nearest commercial airport", (("airports", None, None),),
+         ("airports", None, None))
+    dist("dist_water_km", "distance to the nearest river or lake", (("rivers", None, None), ("lakes", None, None)),
+         ("water", None, None))
     ms += [
         Measure("tx_kv_within_15km", "kV", "highest voltage class (115/230/345/500/765 kV) of a line within 15 km; 0 if none",
-                ("transmission_lines",), "max", _kv_reach, higher_is_better=True,
+                ("transmission_lines",), "max", "derived", higher_is_better=True,
                 depends=tuple(f"dist_tx_{kv}kv_km" for kv in KV_CLASSES)),
-        Measure("gen_mw_50km", "MW", "total net summer capacity of power plants within 50 km",
-                ("power_plants",), "mean", _sum_within("power_plants", "mw", 50.0), higher_is_better=True),
-        Measure("dist_interstate_km", "km", "distance to the nearest Interstate", ("interstates",), "min",
-                _dist("interstates"), refine=("interstates", None, None), higher_is_better=False),
-        Measure("dist_highway_km", "km", "distance to the nearest Interstate, US or state highway", ("highways",), "min",
-                _dist("highways"), refine=("highways", None, None), higher_is_better=False),
-        Measure("dist_rail_km", "km", "distance to the nearest main-line railroad", ("railroads",), "min",
-                _dist("railroads"), refine=("railroads", None, None), higher_is_better=False),
-        Measure("dist_port_km", "km", "distance to the nearest major port", ("ports",), "min",
-                _dist("ports"), refine=("ports", None, None), higher_is_better=False),
-        Measure("dist_airport_km", "km", "distance to the nearest commercial airport", ("airports",), "min",
-                _dist("airports"), refine=("airports", None, None), higher_is_better=False),
-        Measure("dist_water_km", "km", "distance to the nearest river or lake", ("rivers", "lakes"), "min",
-                _dist_water, refine=("water", None, None), higher_is_better=False),
+        Measure("gen_mw_50km", "MW", "total nameplate capacity of power plants within 50 km", ("power_plants",), "mean",
+                "disc", {"source": "points", "layer": "power_plants", "column": "mw", "radius_km": 50.0},
+                higher_is_better=True),
         Measure("water_stress_cat", "category 0-4", "WRI Aqueduct baseline water stress (0 low ... 4 extremely high or arid)",
-                ("water_stress",), "mean", _water_stress, higher_is_better=False),
+                ("water_stress",), "mean", "basin", {"layer": "water_stress", "column": "bws_cat"},
+                higher_is_better=False),
         Measure("pop_45km", "people", "residents within 45 km (about a 45-minute commute)", ("counties",), "mean",
-                _population_within(45.0), higher_is_better=True),
+                "disc", {"source": "counties", "radius_km": 45.0}, higher_is_better=True),
         Measure("pop_80km", "people", "residents within 80 km (about a 60-minute commute)", ("counties",), "mean",
-                _population_within(80.0), higher_is_better=True),
-        Measure("slope_pct", "%", "terrain slope", ("dem",), "mean", _slope, higher_is_better=False),
+                "disc", {"source": "counties", "radius_km": 80.0}, higher_is_better=True),
+        Measure("slope_pct", "%", "terrain slope", ("dem",), "mean", "slope", higher_is_better=False),
         Measure("ghi_kwh_m2_day", "kWh/m2/day", "global horizontal irradiance, annual mean", ("solar",), "mean",
-                _solar, higher_is_better=True),
+                "raster", {"layer": "solar"}, higher_is_better=True),
     ]
     return {m.name: m for m in ms}
 
 
 MEASURES: dict[str, Measure] = _catalogue()
+
+
+def closure(names) -> list[str]:
+    """``names`` plus the measures they are derived from, base measures first."""
+    out = set(names)
+    for n in list(out):
+        out |= set(MEASURES[n].depends)
+    return sorted(out, key=lambda n: (MEASURES[n].derived, n))

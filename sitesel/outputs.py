@@ -19,7 +19,7 @@ import rasterio
 from rasterio.windows import Window
 
 from . import __version__
-from .study import sha256_file
+from .cache import sha256_file
 
 #: Decimal places kept for floating-point attributes (stable, byte-identical reruns).
 FLOAT_DECIMALS = 4
@@ -49,16 +49,23 @@ def write_sites(sites: gpd.GeoDataFrame, folder: Path) -> None:
     pd.DataFrame(wgs.drop(columns="geometry")).to_csv(folder / "sites.csv", index=False, lineterminator="\n")
 
 
-def write_surface(score: np.ndarray, study, folder: Path) -> None:
-    """The 0-100 score surface as a Cloud-Optimized GeoTIFF (NaN nodata), cropped to the region."""
+def region_window(study) -> Window:
+    """The grid window covering the region (the grid itself extends past it)."""
     grid = study.grid
     xmin, ymin, xmax, ymax = study.region.geometry.bounds
     c0 = max(int((xmin - grid.xmin) // grid.res), 0)
     r0 = max(int((grid.ymax - ymax) // grid.res), 0)
     c1 = min(int(np.ceil((xmax - grid.xmin) / grid.res)), grid.width)
     r1 = min(int(np.ceil((grid.ymax - ymin) / grid.res)), grid.height)
-    data = (score[r0:r1, c0:c1] * np.float32(100)).astype(np.float32)
-    win = Window(c0, r0, c1 - c0, r1 - r0)
+    return Window(c0, r0, c1 - c0, r1 - r0)
+
+
+def write_surface(result, study, folder: Path) -> None:
+    """The 0-100 score surface as a Cloud-Optimized GeoTIFF (NaN nodata), cropped to the region."""
+    grid = study.grid
+    win = region_window(study)
+    r0, c0 = win.row_off, win.col_off
+    data = result.score_window(r0, c0, win.height, win.width) * np.float32(100)
     profile = dict(driver="COG", width=data.shape[1], height=data.shape[0], count=1, dtype="float32",
                    crs=grid.crs, transform=rasterio.windows.transform(win, grid.transform), nodata=np.nan,
                    compress="DEFLATE", predictor=3, blocksize=512, overviews="AUTO", num_threads="ALL_CPUS")

@@ -33,6 +33,13 @@ class Progress:
         dt = time.perf_counter() - t
         self.timings[name] = self.timings.get(name, 0.0) + round(dt, 3)
 
+    def bar(self, total: int, desc: str):
+        """A progress bar over ``total`` items on an interactive terminal; otherwise silent."""
+        from tqdm import tqdm
+
+        return tqdm(total=total, desc=desc, unit="task", leave=False, file=sys.stderr,
+                    disable=self.quiet or not sys.stderr.isatty())
+
     @property
     def total(self) -> float:
         return time.perf_counter() - self._t0

@@ -1,4 +1,4 @@
-"""Ranking one park type over a study: from criterion rasters to described, ranked sites."""
+"""Ranking one park type over a study: from measures to described, ranked sites."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -8,12 +8,11 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from .errors import MissingLayerError
+from .errors import MissingLayerError, ProfileError
 from .evidence import FeatureIndex, nearest_features, refined_distances
-from .land import LandPolicy, eligible_mask, load_policy
 from .measures import MEASURES
 from .profiles import Profile
-from .scoring import feasible_mask, score_surface, site_breakdown
+from .scoring import cell_scores, feasible, site_breakdown
 from .sites import cells_needed, delineate, site_polygon
 
 DEFAULT_TOP = 20
@@ -21,16 +20,41 @@ DEFAULT_TOP = 20
 
 @dataclass
 class Result:
-    """The outcome of ranking one profile: sites, score surface and what went into them."""
+    """The outcome of ranking one profile: sites, cell scores and what went into them.
+
+    ``cells`` are the flat grid indices of the feasible cells and ``cell_score`` their scores
+    (0-1); :attr:`score` lays them out as a grid-sized raster.
+    """
 
     profile: Profile
     sites: gpd.GeoDataFrame  # in the grid CRS, ranked
-    score: np.ndarray  # 0-1, NaN where infeasible
+    cells: np.ndarray
+    cell_score: np.ndarray
+    grid: object
     land: str
     stats: dict = field(default_factory=dict)
+    _score: np.ndarray | None = None
+
+    @property
+    def score(self) -> np.ndarray:
+        """Cell scores 0-1 on the whole grid, NaN where infeasible (float32)."""
+        if self._score is None:
+            out = np.full(self.grid.shape, np.nan, dtype=np.float32)
+            out.ravel()[self.cells] = self.cell_score
+            self._score = out
+        return self._score
+
+    def score_window(self, row: int, col: int, height: int, width: int) -> np.ndarray:
+        """Cell scores 0-1 over a window of the grid, NaN where infeasible."""
+        out = np.full((height, width), np.nan, dtype=np.float32)
+        r, c = np.divmod(self.cells, self.grid.width)
+        sel = (r >= row) & (r < row + height) & (c >= col) & (c < col + width)
+        out[r[sel] - row, c[sel] - col] = self.cell_score[sel]
+        return out
 
 
 def required_layers(profile: Profile, land: str) -> dict[str, list[str]]:
+    """Layer -> the criteria, constraints or steps that need it."""
     need = profile.layers()
     need.setdefault("states", []).append("region")
     if land == "federal":
@@ -48,112 +72,142 @@ def check_layers(study, profile: Profile, land: str, allow_missing: bool) -> Pro
     return profile.without_layers(set(missing))
 
 
+def check_reach(study, profile: Profile) -> None:
+    """Refuse profiles that tell distances apart beyond the study's distance cap."""
+    for item in (*profile.criteria, *profile.constraints):
+        if not MEASURES[item.measure].is_distance:
+            continue
+        reach = item.function.reach() if hasattr(item, "function") else max(v for v in (item.min, item.max) if v is not None)
+        if reach is not None and reach > study.cap_km:
+            raise ProfileError(f"profile '{profile.name}': {item.key} distinguishes distances up to {reach:g} km, "
+                               f"beyond this study's {study.cap_km:g} km distance cap; lower it or open the "
+                               f"study with a larger cap (and pad)")
+
+
 def rank(study, profile: Profile, *, land: str = "federal", top: int = DEFAULT_TOP,
-         policy: LandPolicy | None = None, allow_missing: bool = False) -> Result:
+         allow_missing: bool = False) -> Result:
     """Rank candidate sites for ``profile`` over ``study``.
 
     Parameters
     ----------
     study : Study
-        Region, grid, layers and cached criterion rasters.
+        Region, grid, layers and cached measures.
     profile : Profile
         The park type's requirements.
     land : {'federal', 'all'}
-        Eligible federal land only (default), or all land except never-eligible federal land.
+        Eligible federal land only (default), or all land except never-eligible land.
     top : int
         Number of sites to return.
     allow_missing : bool
         Rank without criteria whose layers the manifest lacks (their weight is reported).
+
+    Returns
+    -------
+    Result
     """
-    policy = policy or load_policy()
     profile = check_layers(study, profile, land, allow_missing)
+    check_reach(study, profile)
     prog = study.progress
-    with prog.step("criterion rasters"):
-        study.prepare(profile.measures(), extra=[lambda: eligible_mask(study, profile.eligible_agencies, policy, land)])
+    study.prepare(profile.measures(), land)
     with prog.step("eligible land and hard constraints"):
-        eligible = eligible_mask(study, profile.eligible_agencies, policy, land)
-        feasible = feasible_mask(study, profile, eligible)
+        cand = study.candidates(land)
+        from .scoring import eligible
+
+        elig = eligible(study, profile, land)
+        ok = feasible(study, profile, land, base=elig)
+        positions = np.flatnonzero(ok)
     with prog.step("scoring"):
-        score = score_surface(study, profile, feasible)
+        scores = cell_scores(study, profile, land, positions)
+    cells = cand.cells[positions]
     with prog.step("delineating sites"):
-        raw, n_areas = delineate(score, feasible, study.grid, profile.min_acres, profile.separation_km, top)
-        need = cells_needed(profile.min_acres, study.grid)
+        raw, grow_stats = delineate(cells, scores, study.grid, profile.min_acres, profile.separation_km, top)
     with prog.step("describing sites"):
-        sites = describe_sites(study, profile, raw, land)
+        sites = describe_sites(study, profile, land, [positions[s.positions] for s in raw],
+                               [s.seed_score for s in raw])
         sites = sites.head(top).copy()
         sites.insert(0, "rank", np.arange(1, len(sites) + 1))
     cell_acres = study.grid.cell_acres
     stats = {
-        "eligible_acres": round(float(eligible.sum()) * cell_acres),
-        "feasible_acres": round(float(feasible.sum()) * cell_acres),
-        "candidate_areas": n_areas,
+        "eligible_acres": round(float(elig.sum()) * cell_acres),
+        "feasible_acres": round(float(positions.size) * cell_acres),
         "sites": len(sites),
-        "cells_per_site_min": need,
+        "sites_considered": len(raw),
+        "seeds_tried": grow_stats["seeds_tried"],
+        "cells_per_site_min": cells_needed(profile.min_acres, study.grid),
     }
-    return Result(profile=profile, sites=sites, score=score, land=land, stats=stats)
+    return Result(profile=profile, sites=sites, cells=cells, cell_score=scores, grid=study.grid, land=land,
+                  stats=stats)
 
 
-def _agg(arr: np.ndarray, rows, cols, how: str) -> float:
-    v = np.asarray(arr[rows, cols], dtype="float64")
-    v = v[np.isfinite(v)]
+def _agg(values: np.ndarray, how: str) -> float:
+    v = np.asarray(values, dtype="float64")
+    v = v[~np.isnan(v)]
     if v.size == 0:
         return float("nan")
     return float({"min": v.min, "max": v.max, "mean": v.mean}[how]())
 
 
-def describe_sites(study, profile: Profile, raw_sites, land: str) -> gpd.GeoDataFrame:
-    """Polygons, raw values (exact vector distances where possible), scores and evidence."""
+def describe_sites(study, profile: Profile, land: str, site_positions: list[np.ndarray],
+                   seed_scores: list[float]) -> gpd.GeoDataFrame:
+    """Polygons, raw values (exact vector distances where possible), scores and evidence.
+
+    ``site_positions`` are each site's cells as positions into the study's candidate vectors.
+    """
     grid = study.grid
     crs = grid.crs
-    if not raw_sites:
-        return gpd.GeoDataFrame({"score": []}, geometry=gpd.GeoSeries([], crs=crs), crs=crs)
-    polys = [site_polygon(s.rows, s.cols, grid) for s in raw_sites]
-    geoms = np.asarray(polys, dtype=object)
+    if not site_positions:
+        cols = ["score", "lon", "lat", "state", "agency", "unit", "acres", *profile.measures(),
+                *[f"{k}_{c.key}" for c in profile.criteria for k in ("score", "weight", "contrib")],
+                *[f"ok_{c.key}" for c in profile.constraints], "constraints_passed", "reasons"]
+        return gpd.GeoDataFrame({c: [] for c in cols}, geometry=gpd.GeoSeries([], crs=crs), crs=crs)
+    cand = study.candidates(land)
+    geoms = np.asarray([site_polygon(cand.cells[p], grid) for p in site_positions], dtype=object)
     index = FeatureIndex(study)
     measures = profile.measures()
     raw: dict[str, np.ndarray] = {}
-    raster_min: dict[str, np.ndarray] = {}
+    on_grid: dict[str, np.ndarray] = {}
     for m in measures:
-        arr = study.measure(m)
-        how = MEASURES[m].site
-        raw[m] = np.array([_agg(arr, s.rows, s.cols, how) for s in raw_sites])
+        vals = study.values(m, land)
+        raw[m] = np.array([_agg(vals[p], MEASURES[m].site) for p in site_positions])
         if MEASURES[m].refine is not None:
-            raster_min[m] = raw[m]
+            on_grid[m] = raw[m]
             raw[m] = refined_distances(index, geoms, m)
     rows = []
-    for i, s in enumerate(raw_sites):
+    for i, p in enumerate(site_positions):
         values = {m: raw[m][i] for m in measures}
         total, parts = site_breakdown(profile, values)
-        rec = {"score": total, "acres": len(s.rows) * grid.cell_acres}
+        rec = {"score": total, "acres": len(p) * grid.cell_acres}
         for m in measures:
             rec[m] = values[m]
-        for key, p in parts.items():
-            rec[f"score_{key}"] = p["score"]
-            rec[f"weight_{key}"] = p["weight"]
-            rec[f"contrib_{key}"] = p["contribution"]
+        for key, part in parts.items():
+            rec[f"score_{key}"] = part["score"]
+            rec[f"weight_{key}"] = part["weight"]
+            rec[f"contrib_{key}"] = part["contribution"]
         ok_all = True
         for c in profile.constraints:
             if MEASURES[c.measure].refine is not None:
                 lo = hi = values[c.measure]
             else:
-                arr = study.measure(c.measure)
-                lo, hi = _agg(arr, s.rows, s.cols, "min"), _agg(arr, s.rows, s.cols, "max")
+                vals = study.values(c.measure, land)[p]
+                lo, hi = _agg(vals, "min"), _agg(vals, "max")
             ok = bool((c.min is None or lo >= c.min) and (c.max is None or hi <= c.max))
             rec[f"ok_{c.key}"] = ok
             ok_all &= ok
         rec["constraints_passed"] = ok_all
         rec["reasons"] = _reasons(parts)
-        rec["_seed"] = s.seed_score
+        rec["_seed"] = seed_scores[i]
+        rec["_order"] = i
         rows.append(rec)
     df = pd.DataFrame(rows)
-    for m in raster_min:
-        df[f"raster_{m}"] = raster_min[m]
+    for m in on_grid:
+        # Beyond the distance cap the grid only knows "farther": left empty rather than infinite.
+        df[f"raster_{m}"] = np.where(np.isinf(on_grid[m]), np.nan, on_grid[m])
     gdf = gpd.GeoDataFrame(df, geometry=list(geoms), crs=crs)
     gdf = _place(study, gdf, land)
     gdf = pd.concat([gdf.reset_index(drop=True), nearest_features(index, geoms)], axis=1)
     gdf = gpd.GeoDataFrame(gdf, geometry="geometry", crs=crs)
-    gdf = gdf.sort_values(["score", "_seed"], ascending=False, kind="mergesort").drop(columns="_seed")
-    return gdf.reset_index(drop=True)
+    gdf = gdf.sort_values(["score", "_seed", "_order"], ascending=[False, False, True], kind="mergesort")
+    return gdf.drop(columns=["_seed", "_order"]).reset_index(drop=True)
 
 
 def _reasons(parts: dict) -> str:
@@ -176,7 +230,7 @@ def _place(study, gdf: gpd.GeoDataFrame, land: str) -> gpd.GeoDataFrame:
     gdf.insert(3, "state", [_largest(states, g, "code") for g in gdf.geometry])
     if study.manifest.has("federal_lands"):
         fl = study.layer("federal_lands")
-        fl = fl[~fl["agency"].isin(("NPS", "FWS", "BIA"))] if land == "all" else fl
+        fl = fl[~fl["agency"].isin(study.policy.never_agencies)] if land == "all" else fl
         agency = [_largest(fl, g, "agency") for g in gdf.geometry]
         unit = [_largest(fl, g, "unit") for g in gdf.geometry]
     else:

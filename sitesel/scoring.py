@@ -1,4 +1,8 @@
-"""Weighted-sum suitability: feasibility from hard constraints, scores from soft criteria."""
+"""Weighted-sum suitability: feasibility from hard constraints, scores from soft criteria.
+
+Everything here works on vectors over a study's candidate cells, so re-scoring with new weights
+touches only the cells that can matter.
+"""
 from __future__ import annotations
 
 import math
@@ -14,47 +18,47 @@ def distance_margin_km(res: float) -> float:
     return res * math.sqrt(2) / 2 / 1000.0
 
 
-def constraint_mask(study, c: Constraint) -> np.ndarray:
-    """Cells that satisfy one hard constraint.
+def constraint_ok(values: np.ndarray, c: Constraint, res: float) -> np.ndarray:
+    """Which cells satisfy one hard constraint.
 
     Distance bounds are tightened by the raster's worst-case error so that every site built from
     passing cells also passes when checked with exact vector geometry.
     """
-    raw = study.measure(c.measure)
-    is_dist = MEASURES[c.measure].site == "min" and MEASURES[c.measure].unit == "km"
-    m = np.ones(study.grid.shape, dtype=bool)
-    margin = distance_margin_km(study.grid.res) if is_dist else 0.0
+    margin = distance_margin_km(res) if MEASURES[c.measure].is_distance else 0.0
+    ok = np.ones(values.shape, dtype=bool)
     with np.errstate(invalid="ignore"):
         if c.max is not None:
-            m &= raw <= c.max - margin
+            ok &= values <= c.max - margin
         if c.min is not None:
-            m &= raw >= c.min + 2 * margin
-    return m
+            ok &= values >= c.min + 2 * margin
+    return ok
 
 
-def feasible_mask(study, profile: Profile, eligible: np.ndarray) -> np.ndarray:
-    """Eligible cells that pass every hard constraint."""
-    m = eligible.copy()
+def eligible(study, profile: Profile, land: str) -> np.ndarray:
+    """Which candidate cells the profile may use (its agencies, unless ``land='all'``)."""
+    cand = study.candidates(land)
+    if land == "all":
+        return np.ones(len(cand), dtype=bool)
+    return np.isin(cand.agency, cand.codes_for(profile.eligible_agencies))
+
+
+def feasible(study, profile: Profile, land: str, base: np.ndarray | None = None) -> np.ndarray:
+    """Eligible candidate cells that pass every hard constraint."""
+    ok = eligible(study, profile, land) if base is None else base.copy()
     for c in profile.constraints:
-        m &= constraint_mask(study, c)
-    return m
+        ok &= constraint_ok(study.values(c.measure, land), c, study.grid.res)
+    return ok
 
 
-def score_surface(study, profile: Profile, feasible: np.ndarray) -> np.ndarray:
-    """Cell scores 0-1 (weighted sum of criterion scores); NaN where infeasible.
-
-    Only feasible cells are scored: usually a small share of the grid, and the part that matters.
-    """
-    idx = np.flatnonzero(feasible)
-    acc = np.zeros(idx.size, dtype=np.float32)
+def cell_scores(study, profile: Profile, land: str, positions: np.ndarray) -> np.ndarray:
+    """Scores 0-1 (weighted sum of criterion scores) at candidate ``positions``."""
+    acc = np.zeros(positions.size, dtype=np.float32)
     for c in profile.criteria:
         w = np.float32(profile.weights[c.key])
         if w == 0:
             continue
-        acc += w * c.function(study.measure(c.measure).ravel()[idx])
-    out = np.full(study.grid.shape, np.nan, dtype=np.float32)
-    out.ravel()[idx] = acc
-    return out
+        acc += w * c.function(study.values(c.measure, land)[positions])
+    return acc
 
 
 def site_breakdown(profile: Profile, raw: dict[str, float]) -> tuple[float, dict[str, dict]]:

@@ -1,15 +1,13 @@
-"""A study: one region on one analysis grid, with its layers and criterion rasters.
+"""A study: one region on one analysis grid, with its layers, candidate cells and measures.
 
-Layers are read once per study; criterion rasters (which do not depend on weights) are computed
-once per grid and kept in memory and in an on-disk cache keyed by grid, inputs and code version,
-so every park type and every later run over the same region reuses them.
+Layers are read once per study; measures (which do not depend on weights) are computed once per
+grid, at the study's candidate cells, and kept in memory and in an on-disk cache keyed by the
+grid, the candidate cells, the input files and the code version, so every park type and every
+later run over the same region reuses them. See :mod:`sitesel.engine` for how they are computed.
 """
 from __future__ import annotations
 
-import hashlib
 import os
-import tempfile
-import multiprocessing as mp
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,39 +15,28 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import shapely
-from platformdirs import user_cache_dir
 
 from . import __version__
+from .cache import CACHE_VERSION, cache_root, digest, file_fingerprint, load_array, load_json, save_array, save_json
+from .cache import sha256_file  # noqa: F401  (re-exported for callers of the earlier API)
 from .errors import LayerError, RegionError
-from .grid import LOWER48_ALIASES, Grid, crs_for_states, grid_for_bounds, rasterize_inside, rasterize_mask
-from .layers import LayerReport, read_vector
+from .grid import LOWER48_ALIASES, Grid, crs_for_states, grid_for_bounds
+from .inputs import Inputs, StudySpec, inputs_for
+from .land import Candidates, LandPolicy, candidate_filter, candidate_superset, excluded_geometries, load_policy
+from .layers import read_vector
+from .layerstore import layer_key
 from .manifest import Manifest
 from .progress import SILENT, Progress
 
 #: Cells beyond the region that are still computed, so distances to features just across a
-#: border are right. Distances up to this pad are exact; beyond it they are upper bounds.
-DEFAULT_PAD_M = 100_000.0
-#: Vector layers are read over the grid's lon/lat box plus this margin (degrees).
-READ_MARGIN_DEG = 2.0
+#: border are right.
+DEFAULT_PAD_M = 150_000.0
+#: Distances are exact up to this and "farther" beyond it (the pad keeps them exact up to it).
+DEFAULT_CAP_KM = DEFAULT_PAD_M / 1000.0
 #: Cell budget used to pick a default resolution.
 DEFAULT_MAX_CELLS = 40_000_000
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get("SITESEL_CACHE") or user_cache_dir("sitesel"))
-
-
-def file_fingerprint(path: Path) -> str:
-    st = path.stat()
-    return f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+#: Finest resolution accepted (m).
+MIN_RESOLUTION_M = 10.0
 
 
 @dataclass
@@ -125,231 +112,278 @@ def default_resolution(region: Region, max_cells: int = DEFAULT_MAX_CELLS) -> fl
 
 @dataclass
 class Study:
-    """Layers and criterion rasters for one region on one grid.
+    """Layers, candidate cells and measures for one region on one grid.
 
-    Use :meth:`open` to build one; :meth:`layer` and :meth:`measure` are memoised.
+    Use :meth:`open` to build one and :meth:`close` (or ``with``) to release worker processes.
+    :meth:`layer`, :meth:`candidates` and :meth:`values` are memoised.
     """
 
     manifest: Manifest
     region: Region
     grid: Grid
+    cap_km: float = DEFAULT_CAP_KM
     use_cache: bool = True
     progress: Progress = SILENT
-    _layers: dict = field(default_factory=dict)
-    _reports: dict = field(default_factory=dict)
-    _measures: dict = field(default_factory=dict)
-    _masks: dict = field(default_factory=dict)
-    _locks: dict = field(default_factory=dict)
-    _guard: threading.Lock = field(default_factory=threading.Lock)
-    _to_persist: dict = field(default_factory=dict)
-    _scratch_dir: Path | None = None
+    workers: int | None = None
+    scheduler: str | None = None
+    dask_workers: int | None = None
+    tile_size: int | None = None
+    task_bytes: int | None = None
+    policy: LandPolicy = field(default_factory=load_policy)
+    _values: dict = field(default_factory=dict)
+    _candidates: dict = field(default_factory=dict)
+    _supersets: dict = field(default_factory=dict)
+    _executor: object = None
+    _guard: threading.RLock = field(default_factory=threading.RLock)
 
     @classmethod
-    def open(cls, manifest: Manifest, region: Region, resolution: float | None = None,
-             use_cache: bool = True, progress: Progress = SILENT, pad_m: float = DEFAULT_PAD_M) -> "Study":
+    def open(cls, manifest: Manifest, region: Region, resolution: float | None = None, use_cache: bool = True,
+             progress: Progress = SILENT, pad_m: float = DEFAULT_PAD_M, cap_km: float | None = None,
+             workers: int | None = None, scheduler: str | None = None, dask_workers: int | None = None,
+             tile_size: int | None = None, task_bytes: int | None = None) -> "Study":
+        """Open a study of ``region`` at ``resolution`` metres (default: see :func:`default_resolution`).
+
+        Parameters
+        ----------
+        cap_km : float, optional
+            Distances beyond this count as "farther" (default: the pad, 150 km).
+        workers : int, optional
+            Local worker processes for the measures (default: one per core, when worth it).
+        scheduler, dask_workers : optional
+            Run the measures on Dask: an existing scheduler's address, or a local cluster of
+            ``dask_workers`` processes.
+        tile_size : int, optional
+            Compute measures in tiles of this many cells a side (default: whole grid when it
+            fits the per-task memory budget ``task_bytes``).
+        """
         res = resolution or default_resolution(region)
+        if res < MIN_RESOLUTION_M:
+            raise RegionError(f"resolution {res:g} m is below the {MIN_RESOLUTION_M:g} m minimum; "
+                              "the layers are not precise enough for finer cells")
         grid = grid_for_bounds(region.geometry.bounds, region.crs, res, pad_m=pad_m)
-        return cls(manifest=manifest, region=region, grid=grid, use_cache=use_cache, progress=progress)
+        cap = float(cap_km) if cap_km is not None else min(DEFAULT_CAP_KM, pad_m / 1000.0)
+        return cls(manifest=manifest, region=region, grid=grid, cap_km=cap, use_cache=use_cache, progress=progress,
+                   workers=workers, scheduler=scheduler, dask_workers=dask_workers, tile_size=tile_size,
+                   task_bytes=task_bytes)
 
-    def _lock(self, key) -> threading.Lock:
-        with self._guard:
-            return self._locks.setdefault(key, threading.Lock())
+    def __enter__(self) -> "Study":
+        return self
 
-    # -- layers ---------------------------------------------------------------------------
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop worker processes or disconnect from Dask."""
+        if self._executor is not None:
+            self._executor.close()
+            self._executor = None
+
+    # -- inputs -------------------------------------------------------------------------------
+    @property
+    def spec(self) -> StudySpec:
+        return StudySpec(self.manifest, self.grid, self.cap_km, self.use_cache)
+
+    @property
+    def inputs(self) -> Inputs:
+        return inputs_for(self.spec)
+
     def layer(self, name: str) -> gpd.GeoDataFrame:
-        """The named vector layer, normalised, in the grid CRS (read once, thread-safe)."""
-        with self._lock(("layer", name)):
-            return self._read_layer(name)
-
-    def _read_layer(self, name: str) -> gpd.GeoDataFrame:
-        if name not in self._layers:
-            spec = self.manifest[name]
-            w, s, e, n = self.grid.lonlat_bounds()
-            m = READ_MARGIN_DEG
-            bbox = (max(w - m, -180), max(s - m, -90), min(e + m, 180), min(n + m, 90))
-            report = LayerReport()
-            with self.progress.step(f"reading {name}"):
-                self._layers[name] = read_vector(spec, self.grid.crs, bbox, report)
-            self._reports[name] = report
-        return self._layers[name]
+        """The named vector layer, normalised, in the grid CRS (read once per process)."""
+        return self.inputs.layer(name, self.progress)
 
     def layer_reports(self) -> dict[str, dict]:
-        return {k: vars(v) for k, v in self._reports.items()}
+        return {k: vars(v) for k, v in sorted(self.inputs.reports.items())}
 
     def input_files(self) -> list[Path]:
-        used = set(self._layers) | {m for m in self._measure_layers_used()}
+        """The files of every layer this study has read or computed from."""
+        from .measures import MEASURES
+
+        used = set(self.inputs.reports) | {"states"}
+        for (_, m) in self._values:
+            used |= set(MEASURES[m].layers)
         files = []
         for name in sorted(used):
             if self.manifest.has(name):
                 files.extend(s.path for s in self.manifest[name].sources)
         return sorted(set(files))
 
-    def _measure_layers_used(self) -> set[str]:
-        from .measures import MEASURES
+    def _fingerprint(self, layers) -> str:
+        parts = [self.grid.key(), self.cap_km, __version__, CACHE_VERSION]
+        for name in sorted(layers):
+            spec = self.manifest[name]
+            if spec.kind == "raster":
+                parts.append((name, repr(spec), [file_fingerprint(s.path) for s in spec.sources]))
+            else:
+                parts.append((name, layer_key(spec, self.grid.crs, self.spec.read_bbox())))
+        return digest(*parts)
 
-        out = set()
-        for m in self._measures:
-            out |= set(MEASURES[m].layers)
+    # -- candidate cells ----------------------------------------------------------------------
+    def _superset(self, land: str) -> Candidates:
+        """The cheap superset of candidate cells (see :func:`sitesel.land.candidate_superset`)."""
+        with self._guard:
+            if land not in self._supersets:
+                layers = ["federal_lands"] if self.manifest.has("federal_lands") else []
+                key = digest(self._fingerprint(layers), land, self.policy, shapely.to_wkb(self.region.geometry))
+                path = cache_root() / "candidates" / self.grid.key() / f"{land}-{key}.npz"
+                cand = self._load_candidates(path)
+                if cand is None:
+                    with self.progress.step(f"candidate cells ({land})"):
+                        federal = self.layer("federal_lands") if layers else None
+                        if land == "federal" and federal is None:
+                            raise LayerError("the manifest has no federal_lands layer; add it, or pass --land all")
+                        cand = candidate_superset(self.grid, self.region.geometry, federal, self.policy, land)
+                    if self.use_cache:
+                        self._save_candidates(path, cand)
+                self._supersets[land] = (cand, path)
+            return self._supersets[land][0]
+
+    def candidates(self, land: str = "federal") -> Candidates:
+        """Cells some profile may use under ``land`` (see :mod:`sitesel.land`)."""
+        with self._guard:
+            if land not in self._candidates:
+                sup = self._superset(land)
+                path = self._supersets[land][1]
+                layers = [n for n in ("federal_lands", "protected_areas", "lakes") if self.manifest.has(n)]
+                kpath = path.with_name(path.stem + f"-keep-{self._fingerprint(layers)}.npy")
+                keep = load_array(kpath, len(sup)) if self.use_cache else None
+                if keep is None:
+                    keep = self._candidate_filter(sup, land)
+                    if self.use_cache:
+                        save_array(kpath, keep)
+                self._candidates[land] = (sup.subset(keep.astype(bool)), keep.astype(bool))
+            return self._candidates[land][0]
+
+    def _candidate_filter(self, sup: Candidates, land: str) -> np.ndarray:
+        federal = self.layer("federal_lands") if self.manifest.has("federal_lands") else None
+        protected = self.layer("protected_areas") if self.manifest.has("protected_areas") else None
+        lakes = self.layer("lakes").geometry.values if self.manifest.has("lakes") else None
+        with self.progress.step(f"eligible land ({land})"):
+            excluded = excluded_geometries(federal, protected, self.policy)
+            return candidate_filter(self.grid, sup, self.region.geometry, federal, excluded, lakes, land)
+
+    @staticmethod
+    def _load_candidates(path: Path) -> Candidates | None:
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                return Candidates(z["cells"], z["agency"], tuple(str(a) for a in z["agencies"]))
+        except (OSError, ValueError, KeyError):
+            return None
+
+    @staticmethod
+    def _save_candidates(path: Path, cand: Candidates) -> None:
+        import io
+
+        from .cache import atomic_write_bytes
+
+        buf = io.BytesIO()
+        np.savez(buf, cells=cand.cells, agency=cand.agency, agencies=np.array(cand.agencies, dtype=str))
+        try:
+            atomic_write_bytes(path, buf.getvalue())
+        except OSError:
+            pass
+
+    # -- measures -----------------------------------------------------------------------------
+    def prepare(self, names, land: str = "federal") -> None:
+        """Compute the named measures (and those they derive from) at the candidate cells.
+
+        Measures start on the cheap superset of candidates while the exact candidate filter is
+        computed here, then both are combined.
+        """
+        from . import engine
+        from .measures import MEASURES, closure
+
+        names = closure(names)
+        with self._guard:
+            todo = [n for n in names if (land, n) not in self._values]
+            if not todo:
+                return
+            sup = self._superset(land)
+            sup_path = self._supersets[land][1]
+            base = [n for n in todo if not MEASURES[n].derived]
+            got: dict[str, np.ndarray] = {}
+            missing = []
+            for n in base:
+                path = self._value_path(land, sup_path, n)
+                arr = load_array(path, len(sup)) if self.use_cache else None
+                if arr is None:
+                    missing.append(n)
+                else:
+                    got[n] = arr
+            if missing:
+                for n in missing:
+                    for lyr in MEASURES[n].layers:
+                        if not self.manifest.has(lyr):
+                            raise LayerError(f"measure '{n}' needs layer '{lyr}', which the manifest lacks")
+                cells_path = self._cells_file(land, sup)
+                work = float(self.grid.size) * len(missing)
+                if self._executor is None:
+                    self._executor = engine.make_executor(self.workers, self.scheduler, self.dask_workers, work)
+                ex = self._executor
+                if hasattr(ex, "warm_up"):
+                    ex.warm_up()
+                result: dict = {}
+
+                def run() -> None:
+                    result.update(engine.compute_values(
+                        self.spec, missing, sup.cells, cells_path, ex,
+                        task_bytes=self.task_bytes or engine.DEFAULT_TASK_BYTES, tile_size=self.tile_size,
+                        progress=self.progress))
+
+                with self.progress.step(f"measures ({len(missing)}: {', '.join(missing)})"):
+                    if isinstance(ex, engine.SerialExecutor):
+                        self.candidates(land)
+                        run()
+                    else:
+                        # Workers compute while this process works out the exact candidate filter.
+                        t = threading.Thread(target=_capture, args=(run, result), daemon=True)
+                        t.start()
+                        self.candidates(land)
+                        t.join()
+                        if "__error__" in result:
+                            raise result.pop("__error__")
+                for n in missing:
+                    got[n] = result[n]
+                    if self.use_cache:
+                        save_array(self._value_path(land, sup_path, n), result[n])
+            self.candidates(land)
+            keep = self._candidates[land][1]
+            for n in base:
+                self._values[(land, n)] = np.ascontiguousarray(got[n][keep])
+            for n in todo:
+                if MEASURES[n].derived:
+                    self._values[(land, n)] = engine.derive(n, {d: self._values[(land, d)] for d in MEASURES[n].depends})
+
+    def values(self, name: str, land: str = "federal") -> np.ndarray:
+        """A measure's values at :meth:`candidates` (float32, NaN = no data, inf = beyond the cap)."""
+        if (land, name) not in self._values:
+            self.prepare([name], land)
+        return self._values[(land, name)]
+
+    def measure_raster(self, name: str, land: str = "federal") -> np.ndarray:
+        """A measure as a grid-sized raster, NaN away from candidate cells (for inspection)."""
+        out = np.full(self.grid.shape, np.nan, dtype=np.float32)
+        out.ravel()[self.candidates(land).cells] = self.values(name, land)
         return out
 
-    def inputs_fingerprint(self, layers: tuple[str, ...]) -> str:
-        parts = [self.grid.key(), __version__]
-        for name in layers:
-            spec = self.manifest[name]
-            parts.append(repr(sorted((k, repr(v)) for k, v in vars(spec).items() if k != "sources")))
-            parts.extend(file_fingerprint(s.path) for s in spec.sources)
-        return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:20]
-
-    # -- criterion rasters ----------------------------------------------------------------
-    def measure(self, name: str) -> np.ndarray:
-        """The raw-value raster of a measure (see :mod:`sitesel.measures`), float32 on the grid."""
-        with self._lock(("measure", name)):
-            return self._measure(name)
-
-    def prepare(self, names, extra=(), workers: int | None = None) -> None:
-        """Compute several measures, in parallel worker processes where that pays off.
-
-        Workers are forked (they share the layers already read), write their rasters to the
-        cache, and the parent maps them back; meanwhile the parent runs the ``extra`` callables
-        (e.g. the eligibility mask). Derived measures, which read other measures, run last.
-        """
+    def _value_path(self, land: str, sup_path: Path, name: str) -> Path:
         from .measures import MEASURES
 
-        workers = workers or 1
-        names = set(names) | {d for n in names for d in MEASURES[n].depends}
-        todo = [n for n in sorted(names) if n not in self._measures and not self._cached(n)]
-        base = [n for n in todo if not MEASURES[n].derived]
-        # Forking a process that runs other threads (e.g. under a test runner) can deadlock the
-        # child on a lock held by a thread that does not exist there; compute in-process then.
-        forkable = "fork" in mp.get_all_start_methods() and threading.active_count() == 1
-        if workers > 1 and len(base) > 1 and forkable:
-            global _FORKED_STUDY
-            _FORKED_STUDY = self
-            self._scratch("")  # create the scratch folder before forking, so workers share it
-            try:
-                with mp.get_context("fork").Pool(workers) as pool:
-                    results = pool.imap_unordered(_compute_in_worker, base)
-                    for f in extra:
-                        f()
-                    for name, path in results:
-                        self._measures[name] = np.load(path, mmap_mode="r")
-                        self._persist(name, path)
-            finally:
-                _FORKED_STUDY = None
-            extra = ()
-        for f in extra:
-            f()
-        for n in sorted(names, key=lambda n: (MEASURES[n].derived, n)):
-            self.measure(n)
+        return sup_path.parent / sup_path.stem / f"{name}-{self._fingerprint(MEASURES[name].layers)}.npy"
 
-    def _scratch(self, name: str) -> Path:
-        """Where computed rasters wait before going to the disk cache: RAM-backed when possible."""
-        if self._scratch_dir is None:
-            shm = Path("/dev/shm")
-            root = shm if shm.is_dir() and os.access(shm, os.W_OK) else cache_root()
-            root.mkdir(parents=True, exist_ok=True)
-            self._scratch_dir = Path(tempfile.mkdtemp(prefix="sitesel-scratch-", dir=root))
-        return self._scratch_dir / f"{name}.npy"
+    def _cells_file(self, land: str, sup: Candidates) -> Path:
+        """The superset's cells as ``.npy``, for worker processes to map."""
+        path = self._supersets[land][1].with_suffix(".cells.npy")
+        if load_array(path, len(sup)) is None:
+            if not self.use_cache:
+                import tempfile
 
-    def _persist(self, name: str, src) -> None:
-        """Remember a computed raster (array or scratch ``.npy`` path) for the disk cache."""
-        if self.use_cache:
-            self._to_persist[name] = src
-
-    def flush(self, wait: bool = True) -> None:
-        """Put every raster computed by this study into the disk cache.
-
-        Disk writes of national rasters take seconds each, so the command line passes
-        ``wait=False``: a detached helper process copies them after the command has returned.
-        """
-        if not self._to_persist:
-            return
-        pairs = []
-        for name, src in sorted(self._to_persist.items()):
-            if not isinstance(src, Path):
-                path = self._scratch(name)
-                np.save(path, src)
-                src = path
-            pairs.append((str(src), str(self._cache_path(name))))
-        self._to_persist.clear()
-        scratch = str(self._scratch_dir) if self._scratch_dir else None
-        self._scratch_dir = None
-        if wait:
-            from .cachewriter import copy_all
-
-            copy_all(pairs, scratch)
-        else:
-            import json
-            import subprocess
-            import sys
-
-            proc = subprocess.Popen([sys.executable, "-m", "sitesel.cachewriter"], stdin=subprocess.PIPE,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-            proc.stdin.write(json.dumps({"pairs": pairs, "scratch": scratch}).encode())
-            proc.stdin.close()
-
-    def _cache_path(self, name: str) -> Path:
-        from .measures import MEASURES
-
-        fp = self.inputs_fingerprint(MEASURES[name].layers)
-        return cache_root() / "measures" / self.grid.key() / f"{name}-{fp}.npy"
-
-    def _cached(self, name: str) -> bool:
-        return self.use_cache and self._cache_path(name).exists()
-
-    def _measure(self, name: str) -> np.ndarray:
-        from .measures import MEASURES
-
-        if name in self._measures:
-            return self._measures[name]
-        m = MEASURES[name]
-        for lyr in m.layers:
-            if not self.manifest.has(lyr):
-                raise LayerError(f"measure '{name}' needs layer '{lyr}', which the manifest lacks")
-        if self.use_cache:
-            path = self._cache_path(name)
-            if path.exists():
-                try:
-                    arr = np.load(path, mmap_mode="r")
-                    if arr.shape == self.grid.shape:
-                        self.progress.log(f"{name}: from cache")
-                        self._measures[name] = arr
-                        return arr
-                except (OSError, ValueError):
-                    pass  # a damaged cache file is recomputed below
-        with self.progress.step(f"computing {name}"):
-            arr = np.ascontiguousarray(m.compute(self), dtype=np.float32)
-        self._measures[name] = arr
-        self._persist(name, arr)
-        return arr
-
-    # -- masks ----------------------------------------------------------------------------
-    def region_mask(self) -> np.ndarray:
-        """Cells wholly inside the region."""
-        if "region" not in self._masks:
-            self._masks["region"] = rasterize_inside([self.region.geometry], self.grid)
-        return self._masks["region"]
-
-    def water_mask(self) -> np.ndarray:
-        """Cells touching a lake (not buildable land)."""
-        if "water" not in self._masks:
-            lakes = self.layer("lakes") if self.manifest.has("lakes") else None
-            self._masks["water"] = (rasterize_mask(lakes.geometry.values, self.grid, all_touched=True)
-                                    if lakes is not None and len(lakes) else np.zeros(self.grid.shape, bool))
-        return self._masks["water"]
+                path = Path(tempfile.mkdtemp(prefix="sitesel-")) / "cells.npy"
+            save_array(path, sup.cells)
+        return path
 
 
-_FORKED_STUDY: Study | None = None
-
-
-def _compute_in_worker(name: str) -> tuple[str, np.ndarray]:
-    """Run in a forked worker: compute one measure and send it back."""
-    from . import measures
-
-    measures.EDT_THREADS = 1  # the workers already use every core
-    study = _FORKED_STUDY
-    with study.progress.step(f"computing {name}"):
-        arr = np.ascontiguousarray(measures.MEASURES[name].compute(study), dtype=np.float32)
-    path = study._scratch(name)
-    np.save(path, arr)
-    return name, path
+def _capture(fn, result: dict) -> None:
+    try:
+        fn()
+    except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
+        result["__error__"] = exc

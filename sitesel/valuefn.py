@@ -42,6 +42,17 @@ class ValueFunction:
         s = np.clip(np.asarray(s, dtype=np.float32), 0.0, 1.0)
         return np.where(np.isnan(x), np.float32(self.missing), s).astype(np.float32)
 
+    def reach(self) -> float:
+        """The raw value beyond which the score no longer changes (to within 0.3%)."""
+        p = self.params
+        if self.kind == "linear":
+            return float(max(p["best"], p["worst"]))
+        if self.kind == "step":
+            return float(max(p["thresholds"])) if p["thresholds"] else 0.0
+        if self.kind == "logistic":
+            return float(p["midpoint"] + 6 * p["width"])
+        return float(p["ideal"] + 3.5 * p["spread"])
+
     def describe(self) -> str:
         return f"{self.kind}(" + ", ".join(f"{k}={v}" for k, v in self.params.items()) + ")"
 

@@ -1,31 +1,118 @@
+"""Measures: exact kernels, and identical results however the grid is tiled or computed."""
 import numpy as np
+import pytest
 import shapely
 
-from sitesel.grid import Grid, rasterize_mask
-from sitesel.measures import disc_sum, distance_km
+from sitesel.grid import Grid, Window, burn, to_pixel_space
+from sitesel.measures import MEASURES, capped_distance_km, disc_sum, sample_raster
+from sitesel.study import Study, resolve_region
 
 
-def test_disc_sum_matches_brute_force():
+def test_disc_sum_matches_brute_force_exactly():
     rng = np.random.default_rng(1)
-    a = (rng.random((60, 70)) * (rng.random((60, 70)) < 0.05)).astype(np.float32)
+    a = np.rint(rng.random((60, 70)) * 1000 * (rng.random((60, 70)) < 0.05))
     r = 7.3
     got = disc_sum(a, r)
     yy, xx = np.mgrid[0:60, 0:70]
     for i, j in [(0, 0), (30, 35), (59, 69), (10, 60)]:
-        want = a[(yy - i) ** 2 + (xx - j) ** 2 <= r * r].sum()
-        assert abs(got[i, j] - want) < 1e-3
+        assert got[i, j] == a[(yy - i) ** 2 + (xx - j) ** 2 <= r * r].sum()
 
 
-def test_raster_distance_is_within_one_cell_of_exact():
+def test_raster_distance_is_within_half_a_cell_diagonal_of_exact():
     g = Grid("EPSG:5070", 250.0, 0.0, 50_000.0, 200, 200)
     lines = [shapely.LineString([(3000, 3000), (41000, 27000)]), shapely.LineString([(10000, 45000), (12000, 49000)])]
-    d = distance_km(rasterize_mask(lines, g, all_touched=True), g.res)
+    mask = burn(to_pixel_space(lines, g), Window(0, 0, 200, 200), all_touched=True).astype(bool)
+    d = capped_distance_km(mask, g.res, 100.0)
     rng = np.random.default_rng(0)
     rows, cols = rng.integers(0, 200, 500), rng.integers(0, 200, 500)
     x, y = g.cell_centers(rows, cols)
     exact = shapely.distance(shapely.points(x, y)[:, None], np.array(lines)[None, :]).min(axis=1) / 1000
-    assert np.abs(d[rows, cols] - exact).max() <= g.res / 1000
+    assert np.abs(d[rows, cols] - exact).max() <= g.res * np.sqrt(2) / 2 / 1000 + 1e-9
 
 
-def test_no_features_means_infinite_distance():
-    assert np.isinf(distance_km(np.zeros((5, 5), bool), 100.0)).all()
+def test_distances_beyond_the_cap_are_infinite():
+    mask = np.zeros((50, 50), bool)
+    mask[0, 0] = True
+    d = capped_distance_km(mask, 1000.0, 20.0)
+    assert d[0, 20] == 20.0 and np.isinf(d[0, 21]) and np.isinf(d[49, 49])
+    assert np.isinf(capped_distance_km(np.zeros((5, 5), bool), 100.0, 100.0)).all()
+
+
+def test_bilinear_sampling_hits_pixel_centres_exactly(shared_data, national):
+    import rasterio
+
+    spec = national["dem"]
+    with rasterio.open(spec.sources[0].path) as ds:
+        data = ds.read(1)
+        r, c = np.argwhere(data > 1000)[len(np.argwhere(data > 1000)) // 2]
+        x, y = ds.xy(r, c)
+        want = data[r, c]
+        crs = ds.crs
+    got = sample_raster(spec, crs, np.array([x]), np.array([y]))
+    assert got[0] == pytest.approx(want)
+
+
+@pytest.fixture(scope="module")
+def nm_values(national):
+    """All base measures over New Mexico at 2 km, untiled in this process."""
+    region = resolve_region(national, "NM", None)
+    names = [n for n, m in MEASURES.items() if not m.derived]
+    with Study.open(national, region, 2000, use_cache=False, workers=1) as st:
+        st.prepare(names)
+        return names, {n: st.values(n) for n in names}, st.candidates().cells
+
+
+def test_tiled_computation_is_identical_to_untiled(national, nm_values):
+    names, whole, cells = nm_values
+    region = resolve_region(national, "NM", None)
+    with Study.open(national, region, 2000, use_cache=False, workers=1, tile_size=96) as st:
+        st.prepare(names)
+        assert np.array_equal(st.candidates().cells, cells)
+        for n in names:
+            assert np.array_equal(st.values(n), whole[n], equal_nan=True), n
+    empty = sorted(n for n in names if not np.isfinite(whole[n]).any())
+    assert empty == ["dist_port_km", "dist_tx_765kv_km"]  # none within the 150 km cap of New Mexico
+
+
+def test_worker_processes_give_identical_values(national, nm_values, monkeypatch):
+    from sitesel import engine
+
+    monkeypatch.setattr(engine, "MIN_PARALLEL_WORK", 0)
+    names, whole, _ = nm_values
+    region = resolve_region(national, "NM", None)
+    with Study.open(national, region, 2000, use_cache=False, workers=2, tile_size=128) as st:
+        assert isinstance(st._executor, type(None))
+        st.prepare(names)
+        assert isinstance(st._executor, engine.ProcessExecutor)
+        for n in names:
+            assert np.array_equal(st.values(n), whole[n], equal_nan=True), n
+
+
+def test_dask_local_cluster_gives_identical_values(national, nm_values):
+    pytest.importorskip("dask.distributed")
+    from sitesel import engine
+
+    names, whole, _ = nm_values
+    region = resolve_region(national, "NM", None)
+    with Study.open(national, region, 2000, use_cache=False, dask_workers=2, tile_size=128) as st:
+        st.prepare(names)
+        assert isinstance(st._executor, engine.DaskExecutor)
+        for n in names:
+            assert np.array_equal(st.values(n), whole[n], equal_nan=True), n
+
+
+def test_disk_cache_is_reused_by_a_new_study(national, tmp_path, monkeypatch):
+    monkeypatch.setenv("SITESEL_CACHE", str(tmp_path))
+    region = resolve_region(national, "NM", None)
+    with Study.open(national, region, 4000) as st:
+        first = st.values("dist_rail_km").copy()
+    files = sorted(p.name for p in tmp_path.rglob("dist_rail_km-*.npy"))
+    assert files
+    from sitesel import engine
+
+    def refuse(*a, **k):
+        raise AssertionError("recomputed a cached measure")
+
+    monkeypatch.setattr(engine, "compute_values", refuse)
+    with Study.open(national, region, 4000) as st:
+        assert np.array_equal(st.values("dist_rail_km"), first, equal_nan=True)

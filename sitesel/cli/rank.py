@@ -34,6 +34,10 @@ def add_parser(sub) -> None:
     r.add_argument("--demo", action="store_true", help="use the bundled synthetic demo dataset (no downloads)")
     r.add_argument("--no-cache", action="store_true", help="do not read or write the criterion-raster cache")
     r.add_argument("--quiet", action="store_true", help="no progress output")
+    r.add_argument("--workers", type=int, help="local worker processes for the measures (default: one per core)")
+    r.add_argument("--scheduler", help="run the measures on this Dask scheduler (address, e.g. tcp://host:8786)")
+    r.add_argument("--dask-workers", type=int, help="run the measures on a local Dask cluster of N processes")
+    r.add_argument("--tile-size", type=int, help="compute measures in tiles of N x N cells (default: automatic)")
     r.add_argument("--out", required=True, help="output directory")
     r.set_defaults(func=run)
 
@@ -61,14 +65,24 @@ def run(a: argparse.Namespace) -> int:
     manifest = load_manifest(manifest_path)
     with prog.step("resolving region"):
         reg = resolve_region(manifest, region, a.bbox)
-    study = Study.open(manifest, reg, a.resolution, use_cache=not a.no_cache, progress=prog)
+    study = Study.open(manifest, reg, a.resolution, use_cache=not a.no_cache, progress=prog,
+                       workers=a.workers if a.scheduler is None else None, scheduler=a.scheduler,
+                       dask_workers=a.dask_workers, tile_size=a.tile_size)
     prog.log(f"grid {study.grid.width} x {study.grid.height} cells of {study.grid.res:g} m in {study.grid.crs} "
              f"for {reg.label}")
-    for profile in profiles:
-        out = Path(a.out) / profile.name if len(profiles) > 1 else Path(a.out)
-        rank_one(a, study, profile, out, prog)
-    study.flush(wait=False)  # a detached helper fills the cache after we return
+    with study:
+        # Every park's measures in one go: the most parallel work, and each computed once.
+        study.prepare(sorted({m for p in profiles for m in p.measures() if _available(study, m)}), a.land)
+        for profile in profiles:
+            out = Path(a.out) / profile.name if len(profiles) > 1 else Path(a.out)
+            rank_one(a, study, profile, out, prog)
     return 0
+
+
+def _available(study, measure: str) -> bool:
+    from ..measures import MEASURES
+
+    return all(study.manifest.has(lyr) for lyr in MEASURES[measure].layers)
 
 
 def rank_one(a: argparse.Namespace, study, profile, out: Path, prog) -> None:
@@ -83,14 +97,14 @@ def rank_one(a: argparse.Namespace, study, profile, out: Path, prog) -> None:
         prog.log(f"dropped for missing layers: {', '.join(result.profile.dropped)} ({w:.0%} of the weight)")
     with prog.step("writing outputs"), OutputDir(out) as tmp:
         write_sites(result.sites, tmp)
-        write_surface(result.score, study, tmp)
+        write_surface(result, study, tmp)
         title = f"sitesel: {result.profile.title} - {study.region.label} ({len(result.sites)} sites)"
         site_map(result.sites, result.profile, title).save(str(tmp / "map.html"))
         args = {k: v for k, v in vars(a).items() if k != "func"} | {"park": profile.name}
         write_json(run_record(study, result, args, prog.timings | {"total": round(prog.total, 3)}), tmp / "run.json")
     s = result.stats
-    print(f"{result.profile.name}: {s['sites']} sites (from {s['candidate_areas']} candidate areas, "
-          f"{s['feasible_acres']:,} feasible of {s['eligible_acres']:,} eligible acres) -> {out}  "
+    print(f"{result.profile.name}: {s['sites']} sites ({s['feasible_acres']:,} feasible of "
+          f"{s['eligible_acres']:,} eligible acres) -> {out}  "
           f"[{prog.total - t0:.1f}s]")
     for _, row in result.sites.head(3).iterrows():
         print(f"  #{row['rank']}: {row['score']:.1f}  {row['acres']:.0f} ac  {row['state']} {row['agency']}  "

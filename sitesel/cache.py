@@ -1,0 +1,102 @@
+"""The on-disk cache: where it lives, how inputs are fingerprinted, and atomic writes.
+
+Everything in it can be deleted at any time; it only saves work. ``$SITESEL_CACHE`` moves it
+(default: the platform's user cache folder).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from platformdirs import user_cache_dir
+
+#: Bump when cached arrays or layers would change meaning, so old entries are never read.
+CACHE_VERSION = 2
+
+
+def cache_root() -> Path:
+    """The cache folder (``$SITESEL_CACHE`` or the platform's user cache folder)."""
+    return Path(os.environ.get("SITESEL_CACHE") or user_cache_dir("sitesel"))
+
+
+def file_fingerprint(path: Path) -> str:
+    """Path, size and modification time: changes whenever the file is replaced or edited."""
+    st = Path(path).stat()
+    return f"{Path(path).resolve()}|{st.st_size}|{st.st_mtime_ns}"
+
+
+def digest(*parts: object, n: int = 20) -> str:
+    """A short hex digest of the ``repr`` of ``parts``."""
+    return hashlib.sha256("\n".join(map(repr, parts)).encode()).hexdigest()[:n]
+
+
+def sha256_file(path: Path) -> str:
+    """SHA-256 of a file, remembered in the cache by its fingerprint (inputs rarely change)."""
+    path = Path(path)
+    memo = cache_root() / "sha256" / f"{digest(file_fingerprint(path), CACHE_VERSION)}.txt"
+    try:
+        return memo.read_text().strip()
+    except OSError:
+        pass
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    value = h.hexdigest()
+    try:
+        atomic_write_bytes(memo, value.encode())
+    except OSError:
+        pass  # a read-only cache only costs time
+    return value
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` so that readers see either the old file or the whole new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_array(path: Path, arr: np.ndarray) -> None:
+    """Atomically save an array as ``.npy``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".npy", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.save(f, arr)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_array(path: Path, length: int | None = None) -> np.ndarray | None:
+    """A cached array, or None if it is missing, damaged or of the wrong length."""
+    try:
+        arr = np.load(path)
+    except (OSError, ValueError, EOFError):
+        return None
+    if length is not None and arr.shape[:1] != (length,):
+        return None
+    return arr
+
+
+def save_json(path: Path, obj: dict) -> None:
+    atomic_write_bytes(path, json.dumps(obj, sort_keys=True).encode())
+
+
+def load_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None

@@ -1,0 +1,254 @@
+"""Computing measures over a study's candidate cells: tiles, worker processes and Dask.
+
+Work is split into tasks of one measure over one tile (see :func:`sitesel.grid.tiles`). A task
+reads the layers it needs in whichever process runs it (see :mod:`sitesel.inputs`), computes
+the measure over its padded tile and returns the values at the candidate cells of its core, so
+only small vectors travel between processes. Tiles are sized from a memory budget per task; a
+grid that fits is computed whole. Tiled and untiled results are identical by construction (each
+measure's halo covers everything its core depends on).
+
+Three executors run the tasks: in this process, in local worker processes
+(:class:`concurrent.futures.ProcessPoolExecutor`, started with ``forkserver`` so that it is safe
+in threaded hosts), or on a Dask cluster (``dask.distributed``), local or remote.
+"""
+from __future__ import annotations
+
+import math
+import multiprocessing as mp
+import os
+import sys
+from contextlib import contextmanager
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+
+from .grid import Grid, Tile, tiles
+from .inputs import StudySpec, inputs_for
+from .measures import DERIVED, MEASURES, set_threads
+
+#: Default working-memory budget of one task (bytes); tiles are sized to fit it.
+DEFAULT_TASK_BYTES = 3 * 2**30
+#: Below this many cell-tasks, worker processes cost more to start than they save.
+MIN_PARALLEL_WORK = 150_000_000
+
+
+@dataclass(frozen=True)
+class Task:
+    """One measure over one tile; ``cells`` is a path to the sorted candidate indices (``.npy``)."""
+
+    spec: StudySpec
+    measure: str
+    tile: Tile
+    cells: object  # path (str) or, on Dask, the array itself
+    threads: int = 1
+
+
+def tile_cells(cells: np.ndarray, grid: Grid, tile: Tile) -> tuple[np.ndarray, np.ndarray]:
+    """Positions in ``cells`` (sorted flat grid indices) of the tile core's cells, and their
+    flat indices within the core window."""
+    core = tile.core
+    lo, hi = np.searchsorted(cells, [core.row * grid.width, (core.row + core.height) * grid.width])
+    sub = cells[lo:hi]
+    rows, cols = np.divmod(sub, grid.width)
+    sel = (cols >= core.col) & (cols < core.col + core.width)
+    pos = lo + np.flatnonzero(sel)
+    local = (rows[sel] - core.row) * core.width + (cols[sel] - core.col)
+    return pos, local
+
+
+def run_task(task: Task, cells: np.ndarray | None = None) -> tuple[str, int, np.ndarray]:
+    """Compute one task (in any process); returns (measure, tile index, values)."""
+    set_threads(task.threads)
+    if cells is None:
+        cells = task.cells if isinstance(task.cells, np.ndarray) else np.load(task.cells, mmap_mode="r")
+    _, local = tile_cells(cells, task.spec.grid, task.tile)
+    inputs = inputs_for(task.spec)
+    values = MEASURES[task.measure].compute(inputs, task.tile, local)
+    return task.measure, task.tile.index, np.asarray(values, dtype=np.float32)
+
+
+def plan_tiles(grid: Grid, measure: str, cap_km: float, task_bytes: int = DEFAULT_TASK_BYTES,
+               tile_size: int | None = None) -> list[Tile]:
+    """Tiles for one measure: the whole grid if it fits ``task_bytes``, else the largest
+    square tiles that do (or exactly ``tile_size`` cells when given)."""
+    m = MEASURES[measure]
+    halo = m.halo_cells(grid.res, cap_km)
+    if tile_size is None:
+        if grid.size * m.bytes_per_cell() <= task_bytes:
+            return tiles(grid, None, halo)
+        side = int(math.sqrt(task_bytes / m.bytes_per_cell())) - 2 * halo
+        tile_size = max(256, side // 256 * 256)
+    return tiles(grid, tile_size, halo)
+
+
+def memory_estimate(grid: Grid, measures: Iterable[str], cap_km: float, workers: int,
+                    task_bytes: int = DEFAULT_TASK_BYTES) -> int:
+    """Peak bytes the computation is expected to need: the largest task per worker plus the
+    candidate masks and per-park arrays held by the main process."""
+    biggest = 0
+    for name in measures:
+        if MEASURES[name].derived:
+            continue
+        t = plan_tiles(grid, name, cap_km, task_bytes)[0]
+        biggest = max(biggest, t.extent[0] * t.extent[1] * MEASURES[name].bytes_per_cell() if t.extent else 0)
+    return biggest * max(1, workers) + grid.size * 6
+
+
+# -- executors -------------------------------------------------------------------------------
+
+class SerialExecutor:
+    """Runs tasks one after another in this process (each may use every core)."""
+
+    threads = os.cpu_count() or 1
+
+    def map_unordered(self, fn: Callable, items: list, cells: np.ndarray) -> Iterator:
+        for item in items:
+            yield fn(item, cells)
+
+    def close(self) -> None:
+        pass
+
+
+def _init_worker() -> None:
+    set_threads(1)  # the pool's processes already fill the cores
+
+
+@contextmanager
+def _main_not_reimported():
+    """Start workers without re-running the caller's script in them.
+
+    ``spawn`` and ``forkserver`` workers import the parent's ``__main__`` from its file, which
+    runs a script's top level again unless it sits under ``if __name__ == "__main__"``. The
+    tasks need nothing from ``__main__``, so hide its file while workers start.
+    """
+    main = sys.modules.get("__main__")
+    saved = {k: getattr(main, k) for k in ("__file__", "__spec__") if main is not None and hasattr(main, k)}
+    try:
+        for k in saved:
+            setattr(main, k, None)
+        if "__file__" in saved:
+            delattr(main, "__file__")
+        yield
+    finally:
+        for k, v in saved.items():
+            setattr(main, k, v)
+
+
+class ProcessExecutor:
+    """Local worker processes, one task each at a time."""
+
+    threads = 1
+
+    def __init__(self, workers: int):
+        method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
+        ctx = mp.get_context(method)
+        if method == "forkserver":
+            # Imported once in the server; each worker forks from it with these already loaded.
+            ctx.set_forkserver_preload(["sitesel.engine", "sitesel.measures", "geopandas", "rasterio"])
+        self.workers = workers
+        self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker)
+
+    def warm_up(self) -> None:
+        """Start the worker processes now (they take a second or two) instead of at first use."""
+        with _main_not_reimported():
+            for _ in range(self.workers):
+                self._pool.submit(os.getpid)
+
+    def map_unordered(self, fn: Callable, items: list, cells: np.ndarray) -> Iterator:
+        with _main_not_reimported():
+            futures = [self._pool.submit(fn, item) for item in items]
+        for f in as_completed(futures):
+            yield f.result()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+class DaskExecutor:
+    """Tasks on a Dask cluster: an existing scheduler (``address``) or a local one (``workers``).
+
+    The workers must see the data files at the paths the manifest names (a shared file system
+    or identical copies); only the candidate cells and the small result vectors are shipped.
+    """
+
+    threads = 1
+
+    def __init__(self, address: str | None = None, workers: int | None = None):
+        try:
+            from dask.distributed import Client, LocalCluster
+        except ImportError:
+            from .errors import SiteselError
+
+            raise SiteselError("Dask is not installed: pip install 'sitesel[dask]' (or dask[distributed])") from None
+        if address:
+            self.client = Client(address)
+            self._cluster = None
+        else:
+            with _main_not_reimported():
+                self._cluster = LocalCluster(n_workers=workers or (os.cpu_count() or 1), threads_per_worker=1,
+                                             processes=True, dashboard_address=None)
+            self.client = Client(self._cluster)
+
+    def map_unordered(self, fn: Callable, items: list, cells: np.ndarray) -> Iterator:
+        from dask.distributed import as_completed as dask_completed
+
+        shared = self.client.scatter(np.asarray(cells), broadcast=True)
+        futures = self.client.map(fn, items, cells=shared, pure=False)
+        for f in dask_completed(futures):
+            yield f.result()
+
+    def close(self) -> None:
+        self.client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+
+
+def make_executor(workers: int | None = None, scheduler: str | None = None, dask_workers: int | None = None,
+                  work: float = 0.0):
+    """The executor for a computation of ``work`` cell-tasks.
+
+    ``scheduler`` (a Dask address) or ``dask_workers`` choose Dask; otherwise local worker
+    processes when there is enough work to pay for starting them, else this process.
+    """
+    if scheduler or dask_workers:
+        return DaskExecutor(scheduler, dask_workers)
+    workers = workers if workers is not None else (os.cpu_count() or 1)
+    if workers > 1 and work >= MIN_PARALLEL_WORK:
+        return ProcessExecutor(workers)
+    return SerialExecutor()
+
+
+def compute_values(spec: StudySpec, names: Iterable[str], cells: np.ndarray, cells_path: Path, executor,
+                   task_bytes: int = DEFAULT_TASK_BYTES, tile_size: int | None = None,
+                   progress=None) -> dict[str, np.ndarray]:
+    """Values of base (non-derived) measures at ``cells`` (sorted flat indices), by tiles."""
+    grid = spec.grid
+    tasks: list[Task] = []
+    positions: dict[tuple[str, int], np.ndarray] = {}
+    for name in names:
+        if MEASURES[name].derived:
+            raise ValueError(f"{name} is derived; compute it from its inputs")
+        for tile in plan_tiles(grid, name, spec.cap_km, task_bytes, tile_size):
+            pos, _ = tile_cells(cells, grid, tile)
+            if pos.size:
+                positions[(name, tile.index)] = pos
+                tasks.append(Task(spec, name, tile, str(cells_path), executor.threads))
+    out = {n: np.full(cells.size, np.nan, dtype=np.float32) for n in names}
+    # Largest first: keeps both workers busy to the end.
+    tasks.sort(key=lambda t: -t.tile.padded.size * MEASURES[t.measure].bytes_per_cell())
+    bar = progress.bar(len(tasks), "criterion rasters") if progress is not None else None
+    for name, index, values in executor.map_unordered(run_task, tasks, cells):
+        out[name][positions[(name, index)]] = values
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    return out
+
+
+def derive(name: str, values: dict[str, np.ndarray]) -> np.ndarray:
+    """A derived measure from the values of the measures it depends on."""
+    return DERIVED[name]({d: values[d] for d in MEASURES[name].depends})
