@@ -67,11 +67,23 @@ def _is_geoparquet(path) -> bool:
     return str(path).lower().endswith((".parquet", ".geoparquet")) and "Parquet" not in pyogrio.list_drivers()
 
 
-def _open_options(spec: LayerSpec) -> dict:
-    """GDAL open options: a CSV of points names its coordinate columns with the manifest's x/y keys."""
-    if spec.x:
-        return {"X_POSSIBLE_NAMES": spec.x, "Y_POSSIBLE_NAMES": spec.y, "KEEP_GEOM_COLUMNS": "NO"}
+def csv_point_options(x: str | None, y: str | None) -> dict:
+    """GDAL open options that make points of a CSV's x/y columns (none when x is not given)."""
+    if x:
+        return {"X_POSSIBLE_NAMES": x, "Y_POSSIBLE_NAMES": y, "KEEP_GEOM_COLUMNS": "NO"}
     return {}
+
+
+def blank_to_missing(df: pd.DataFrame) -> pd.DataFrame:
+    """CSV cells are text: an empty cell is a missing value, not an empty name."""
+    for col in df.columns.drop("geometry", errors="ignore"):
+        if pd.api.types.is_string_dtype(df[col]):
+            df[col] = df[col].mask(df[col] == "", None)
+    return df
+
+
+def _open_options(spec: LayerSpec) -> dict:
+    return csv_point_options(spec.x, spec.y)
 
 
 def _parquet_info(path) -> tuple[object, set[str], str]:
@@ -134,12 +146,7 @@ def _read_frame(src: Source, spec: LayerSpec, columns: list[str], bbox) -> gpd.G
     # file order keeps results independent of the region (rasterising with "replace" is order-
     # sensitive where simplified polygons overlap).
     df = df.sort_index().reset_index(drop=True)
-    if spec.x:
-        # CSV cells are text: an empty cell is a missing value, not an empty name.
-        for col in columns:
-            if pd.api.types.is_string_dtype(df[col]):
-                df[col] = df[col].mask(df[col] == "", None)
-    return df
+    return blank_to_missing(df) if spec.x else df
 
 
 def read_vector(

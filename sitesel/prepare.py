@@ -25,6 +25,7 @@ from rasterio.windows import Window, from_bounds
 from .catalog import SourceSpec
 from .errors import FetchError
 from .fetch import RetryPolicy
+from .layers import blank_to_missing, csv_point_options
 
 #: Degrees of safety added around the box the engine reads for a region (see datadir.Fetcher).
 CLIP_MARGIN_DEG = 0.5
@@ -56,12 +57,6 @@ def dataset_path(raw: Path, src: SourceSpec) -> str:
     return str(raw)
 
 
-def _open_options(src: SourceSpec) -> dict:
-    if src.x:
-        return {"X_POSSIBLE_NAMES": src.x, "Y_POSSIBLE_NAMES": src.y, "KEEP_GEOM_COLUMNS": "NO"}
-    return {}
-
-
 def clip_box(bounds_lonlat: tuple[float, float, float, float], margin: float):
     """A region's lon/lat bounds grown by ``margin`` degrees (clamped to the globe)."""
     w, s, e, n = bounds_lonlat
@@ -89,7 +84,7 @@ def prepare_vector(src: SourceSpec, raw: Path, out: Path, *, where: str | None =
         The downloaded table of ``src.join`` and its catalog entry.
     """
     path = dataset_path(raw, src)
-    opts = _open_options(src)
+    opts = csv_point_options(src.x, src.y)
     try:
         info = pyogrio.read_info(path, layer=src.layer, **opts)
     except Exception as exc:
@@ -111,10 +106,8 @@ def prepare_vector(src: SourceSpec, raw: Path, out: Path, *, where: str | None =
         raise FetchError(f"{src.id}: cannot read {raw.name} (where={where!r}): {exc}") from None
     if gdf.crs is None and crs:
         gdf = gdf.set_crs(crs)
-    if src.x:  # CSV cells are text: an empty cell is a missing value
-        for col in gdf.columns.drop("geometry"):
-            if pd.api.types.is_string_dtype(gdf[col]):
-                gdf[col] = gdf[col].mask(gdf[col] == "", None)
+    if src.x:
+        gdf = blank_to_missing(gdf)
     if src.join is not None:
         gdf = _join(gdf, src, table, table_src)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -24,7 +24,7 @@ from sitesel.arcgis import download_layer
 from sitesel.cli import main
 from sitesel.errors import FetchError
 from sitesel.fetch import RetryPolicy, download
-from sitesel.layers import read_raster, read_vector
+from sitesel.layers import read_vector
 from sitesel.manifest import default_manifest_path, load_manifest
 
 REGION = "NM"
