@@ -31,3 +31,11 @@ class ProfileError(SiteselError):
 
 class RegionError(SiteselError):
     """The requested region or bounding box cannot be used."""
+
+
+class CatalogError(SiteselError):
+    """The source catalog is missing or malformed."""
+
+
+class FetchError(SiteselError):
+    """A download failed, was incomplete, or did not match its checksum."""

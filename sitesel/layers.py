@@ -62,17 +62,91 @@ class LayerReport:
     sentinels: int = 0
 
 
+def _is_geoparquet(path) -> bool:
+    """GeoParquet that this GDAL cannot read (most wheels lack the Parquet driver): use geopandas."""
+    return str(path).lower().endswith((".parquet", ".geoparquet")) and "Parquet" not in pyogrio.list_drivers()
+
+
+def csv_point_options(x: str | None, y: str | None) -> dict:
+    """GDAL open options that make points of a CSV's x/y columns (none when x is not given)."""
+    if x:
+        return {"X_POSSIBLE_NAMES": x, "Y_POSSIBLE_NAMES": y, "KEEP_GEOM_COLUMNS": "NO"}
+    return {}
+
+
+def blank_to_missing(df: pd.DataFrame) -> pd.DataFrame:
+    """CSV cells are text: an empty cell is a missing value, not an empty name."""
+    for col in df.columns.drop("geometry", errors="ignore"):
+        if pd.api.types.is_string_dtype(df[col]):
+            df[col] = df[col].mask(df[col] == "", None)
+    return df
+
+
+def _open_options(spec: LayerSpec) -> dict:
+    return csv_point_options(spec.x, spec.y)
+
+
+def _parquet_info(path) -> tuple[object, set[str], str]:
+    """CRS, attribute columns and geometry column of a GeoParquet file, from its metadata only."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(path)
+    meta = (schema.metadata or {}).get(b"geo")
+    if not meta:
+        raise LayerError(f"{path}: not a GeoParquet file (no 'geo' metadata)")
+    geo = json.loads(meta)
+    col = geo["primary_column"]
+    # GeoParquet: an absent crs means OGC:CRS84 (lon/lat); an explicit null means unknown.
+    crs = geo["columns"][col].get("crs", "OGC:CRS84")
+    if isinstance(crs, dict):
+        crs = CRS.from_json_dict(crs)
+    covering = {c.get("covering", {}).get("bbox", {}).get("xmin", [None])[0] for c in geo["columns"].values()}
+    fields = set(schema.names) - set(geo["columns"]) - {c for c in covering if c}
+    return crs, fields, col
+
+
 def _source_info(src: Source, spec: LayerSpec) -> tuple[CRS, set[str]]:
     try:
-        info = pyogrio.read_info(src.path, layer=src.layer)
+        if _is_geoparquet(src.path):
+            crs, fields, _ = _parquet_info(src.path)
+        else:
+            info = pyogrio.read_info(src.path, layer=src.layer, **_open_options(spec))
+            crs, fields = info.get("crs"), set(info["fields"])
+    except LayerError:
+        raise
     except Exception as exc:  # pyogrio raises DataSourceError, DataLayerError, ...
         raise LayerError(f"cannot read layer '{spec.name}' from {src.path}: {exc}") from None
-    crs = info.get("crs") or spec.crs
+    # A CSV of lon/lat points carries no CRS: the manifest's crs, else WGS84 lon/lat.
+    crs = crs or spec.crs or ("EPSG:4326" if spec.x else None)
     if not crs:
         raise LayerError(
             f"{src.path}: layer '{spec.name}' has no CRS; add crs = \"EPSG:...\" to its manifest entry"
         )
-    return CRS.from_user_input(crs), set(info["fields"])
+    return CRS.from_user_input(crs), fields
+
+
+def _read_frame(src: Source, spec: LayerSpec, columns: list[str], bbox) -> gpd.GeoDataFrame:
+    """Read the given columns of one source, filtered by the manifest's where and a bbox (source CRS)."""
+    if _is_geoparquet(src.path):
+        if spec.where:
+            raise LayerError(f"layer '{spec.name}': a 'where' filter cannot be applied to GeoParquet "
+                             f"({src.path.name}) without GDAL's Parquet driver; filter the data when converting it")
+        _, _, geom_col = _parquet_info(src.path)
+        df = gpd.read_parquet(src.path, columns=columns + [geom_col])
+        if bbox is not None:
+            # Same rule as an OGR spatial filter: keep features whose geometry intersects the box.
+            hits = np.sort(df.sindex.query(shapely.box(*bbox), predicate="intersects"))
+            df = df.iloc[hits]
+        return df.rename_geometry("geometry") if geom_col != "geometry" else df
+    df = pyogrio.read_dataframe(src.path, layer=src.layer, columns=columns, where=spec.where, bbox=bbox,
+                                fid_as_index=True, **_open_options(spec))
+    # A spatial filter on a GeoPackage returns features in R-tree order, which depends on the box;
+    # file order keeps results independent of the region (rasterising with "replace" is order-
+    # sensitive where simplified polygons overlap).
+    df = df.sort_index().reset_index(drop=True)
+    return blank_to_missing(df) if spec.x else df
 
 
 def read_vector(
@@ -117,7 +191,7 @@ def read_vector(
                         f"{src.path}: layer '{spec.name}' has no column '{col}' (mapped to '{canon}' in the manifest)"
                     )
             read_cols = sorted({c for c in wanted.values() if c in available})
-            df = pyogrio.read_dataframe(src.path, layer=src.layer, columns=read_cols, where=spec.where, bbox=bbox)
+            df = _read_frame(src, spec, read_cols, bbox)
         except LayerError:
             raise
         except Exception as exc:

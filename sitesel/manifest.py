@@ -37,7 +37,7 @@ CANONICAL_LAYERS: dict[str, tuple[str, tuple[str, ...]]] = {
 
 _LAYER_KEYS = {
     "path", "layer", "sources", "fields", "sentinels", "value_map", "where", "crs", "kind",
-    "agency_map", "designation_from", "scale", "nodata", "band", "description",
+    "agency_map", "designation_from", "scale", "nodata", "band", "description", "x", "y",
 }
 
 #: Environment variable that overrides a manifest's ``root``.
@@ -69,6 +69,9 @@ class LayerSpec:
     scale: float = 1.0
     nodata: float | None = None
     band: int = 1
+    #: Point coordinates in columns of a table (CSV): the x (longitude) and y (latitude) column names.
+    x: str | None = None
+    y: str | None = None
 
 
 @dataclass(frozen=True)
@@ -143,6 +146,10 @@ def _layer_spec(path: Path, root: Path, name: str, raw: dict[str, Any]) -> Layer
     kind = raw.get("kind", "raster" if geom == "raster" else "vector")
     if (kind == "raster") != (geom == "raster"):
         raise ManifestError(f"{where}: must be kind = \"{'raster' if geom == 'raster' else 'vector'}\"")
+    if ("x" in raw) != ("y" in raw):
+        raise ManifestError(f"{where}: give both x and y (the coordinate columns of a CSV of points)")
+    if "x" in raw and geom != "point":
+        raise ManifestError(f"{where}: x/y columns make points, but this layer holds {geom}s")
     if "sources" in raw:
         sources = tuple(Source(_resolve(root, s["path"]), s.get("layer")) for s in raw["sources"])
     elif "path" in raw:
@@ -167,6 +174,8 @@ def _layer_spec(path: Path, root: Path, name: str, raw: dict[str, Any]) -> Layer
         scale=float(raw.get("scale", 1.0)),
         nodata=raw.get("nodata"),
         band=int(raw.get("band", 1)),
+        x=raw.get("x"),
+        y=raw.get("y"),
     )
 
 

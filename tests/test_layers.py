@@ -1,4 +1,6 @@
 """The loaders on the real files: sentinels, repairs, agency codes, designations, errors."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -75,3 +77,49 @@ fields = { voltage_kv = "VOLTAGE" }
 def test_unknown_layer_name_gets_a_suggestion(tmp_path, shared_data):
     with pytest.raises(ManifestError, match="did you mean 'substations'"):
         _manifest(tmp_path, '[layers.substation]\npath = "x.gpkg"\n', shared_data)
+
+
+def test_csv_points_with_x_y_columns_read_like_the_geopackage(tmp_path, shared_data):
+    """The EIA power-plant CSV (X/Y columns, UTF-8 BOM) loads through x/y keys in the manifest."""
+    m = _manifest(tmp_path, """
+[layers.power_plants]
+path = "grid/raw/Power_Plants.csv"
+x = "X"
+y = "Y"
+fields = { mw = "Total_MW", fuel = "PrimSource", name = "Plant_Name" }
+""", shared_data)
+    bbox = (-109.1, 31.3, -103.0, 37.0)
+    csv = read_vector(m["power_plants"], "EPSG:5070", bbox)
+    gpkg = read_vector(load_manifest(Path(__file__).resolve().parents[1] / "data/manifests/national.toml")["power_plants"],
+                       "EPSG:5070", bbox)
+    assert len(csv) > 50 and csv.crs == gpkg.crs
+    assert np.isclose(csv["mw"].sum(), gpkg["mw"].sum(), rtol=1e-6)
+    assert csv["mw"].dtype == np.float64 and csv["name"].notna().all()
+    assert set(csv["fuel"]) == set(gpkg["fuel"])
+
+
+def test_manifest_rejects_half_of_x_y(tmp_path, shared_data):
+    with pytest.raises(ManifestError, match="give both x and y"):
+        _manifest(tmp_path, '[layers.substations]\npath = "a.csv"\nx = "lon"\n', shared_data)
+    with pytest.raises(ManifestError, match="x/y columns make points"):
+        _manifest(tmp_path, '[layers.rivers]\npath = "a.csv"\nx = "lon"\ny = "lat"\n', shared_data)
+
+
+def test_zipped_shapefile_and_geoparquet_read_like_the_original(tmp_path, shared_data):
+    """A HIFLD-style zipped shapefile, and a GeoParquet copy, give the same substations."""
+    import geopandas as gpd
+
+    body = """
+[layers.substations]
+path = "{path}"
+fields = {{ max_kv = "_rval_" }}
+"""
+    zipped = _manifest(tmp_path, body.format(path="grid/raw/hifld_substations_conus_albers.zip"), shared_data)
+    gdf = gpd.read_file(shared_data / "grid/raw/hifld_substations_conus_albers.zip")
+    gdf.to_parquet(tmp_path / "subs.parquet")
+    parquet = _manifest(tmp_path, body.format(path=str(tmp_path / "subs.parquet")), shared_data)
+    bbox = (-106.0, 35.0, -104.0, 36.5)
+    a = read_vector(zipped["substations"], "EPSG:5070", bbox)
+    b = read_vector(parquet["substations"], "EPSG:5070", bbox)
+    assert len(a) == len(b) > 10
+    assert a.geometry.geom_equals_exact(b.geometry, 1e-6).all() and (a["max_kv"] == b["max_kv"]).all()
