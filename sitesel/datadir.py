@@ -185,11 +185,12 @@ class Fetcher:
         """The lon/lat box a rank of this region reads, with room to spare.
 
         The engine computes on the region plus a pad (study.DEFAULT_PAD_M) and reads vector layers
-        over that grid's lon/lat box plus study.READ_MARGIN_DEG; the clip covers both (for any
+        over that grid's lon/lat box plus inputs.READ_MARGIN_DEG; the clip covers both (for any
         cell size up to 50 km) plus CLIP_MARGIN_DEG, so a clipped fetch ranks like the full data.
         """
         from .grid import grid_for_bounds
-        from .study import DEFAULT_PAD_M, READ_MARGIN_DEG, resolve_region
+        from .inputs import READ_MARGIN_DEG
+        from .study import DEFAULT_PAD_M, resolve_region
 
         if "states" not in state["layers"]:
             raise FetchError("the states layer is needed to resolve --region but could not be fetched")

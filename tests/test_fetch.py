@@ -248,7 +248,8 @@ def test_arcgis_paging_asks_no_more_than_max_record_count(tmp_path, servers, sha
 
 def _engine_bbox(manifest, region: str, resolution: float):
     """The lon/lat box the engine reads vector layers over for a rank of ``region``."""
-    from sitesel.study import READ_MARGIN_DEG, Study, resolve_region
+    from sitesel.inputs import READ_MARGIN_DEG
+    from sitesel.study import Study, resolve_region
 
     study = Study.open(manifest, resolve_region(manifest, region, None), resolution, use_cache=False)
     w, s, e, n = study.grid.lonlat_bounds()
@@ -279,7 +280,7 @@ def test_fetched_layers_equal_the_originals(fetched, national):
         assert a.geometry.geom_equals(b.geometry).all(), name  # shapefiles may reorient rings or drop Multi
         cols = [c for c in a.columns if c != "geometry"]
         pd.testing.assert_frame_equal(pd.DataFrame(a[cols]), pd.DataFrame(b[cols]), check_dtype=False, obj=name)
-    assert nonempty == 14  # every vector layer but ports has features near New Mexico
+    assert nonempty == 15  # every vector layer has features near New Mexico (ports on the Texas coast)
 
 
 def test_fetched_rasters_are_windows_of_the_originals(fetched, national):
@@ -301,7 +302,8 @@ def test_cog_source_reads_only_the_window_over_http(fetched, servers, published)
     for e in ranged:
         a, b = e["range"].split("=")[1].split("-")
         fetched_bytes += int(b) - int(a) + 1
-    assert fetched_bytes < 0.5 * (published / "dem.tif").stat().st_size
+    # New Mexico plus the 150 km pad and the read margin is well under the lower 48.
+    assert fetched_bytes < 0.75 * (published / "dem.tif").stat().st_size
 
 
 def test_fetched_data_ranks_identically(fetched, tmp_path):
