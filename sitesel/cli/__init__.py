@@ -14,7 +14,7 @@ from .. import __version__
 from ..errors import SiteselError
 
 #: Subcommand modules, in the order ``sitesel --help`` lists them.
-COMMANDS = ("rank", "profiles")
+COMMANDS = ("rank", "map", "export", "profiles")
 
 
 def build_parser() -> argparse.ArgumentParser:
