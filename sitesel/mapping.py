@@ -1,70 +1,528 @@
-"""The interactive map of a run's ranked sites (Folium)."""
+"""The interactive map of a run (Folium): ranked sites, their evidence and context layers.
+
+Every piece of data text that reaches the page (unit and agency names, feature names, region
+labels) goes through :func:`esc`, so a name such as ``<img src=x onerror=alert(1)>`` is shown as
+text: in tooltips, popups, the search list, legends and the title panel alike.
+"""
 from __future__ import annotations
 
+import datetime as dt
 import html
 import math
+from pathlib import Path
 
 import branca.colormap as cm
 import folium
 import geopandas as gpd
 import numpy as np
+from folium import plugins
+from folium.template import Template
+from folium.utilities import JsCode
+
+from . import __version__
+from .evidence import NEAREST
+from .maplayers import AGENCY_COLORS, CONTEXTS, KV_STYLES, MW_STYLES, for_display, kv_class, mw_class
+from .measures import MEASURES
+from .webassets import external_links, inline_assets
+
+#: Display simplification of context layers, as a fraction of the region's diagonal. 1/5000 of
+#: a four-state region is ~400 m: invisible below zoom 10, and it keeps the map a few MB.
+SIMPLIFY_FRACTION = 1 / 5000
+#: Context layers may take this many bytes of GeoJSON in the page; past it, lines and polygons
+#: are simplified harder (a lower-48 map would otherwise carry some 20 MB of roads and lines).
+CONTEXT_BUDGET_BYTES = 9_000_000
+#: Longest side (pixels) of the suitability image overlay.
+SURFACE_MAX_PX = 1600
+#: Score colours (red = low, green = high), shared with the static map.
+SCORE_COLORS = ["#d73027", "#fc8d59", "#fee08b", "#d9ef8b", "#91cf60", "#1a9850"]
+
+TILES = (
+    ("https://server.arcgisonline.com/ArcGIS/rest/services/Canvas/World_Light_Gray_Base/MapServer/tile/{z}/{y}/{x}",
+     "light (Esri Light Gray)", "Tiles &copy; Esri &mdash; Esri, HERE, Garmin, &copy; OpenStreetMap contributors"),
+    ("OpenStreetMap", "OpenStreetMap", None),
+    ("https://server.arcgisonline.com/ArcGIS/rest/services/World_Imagery/MapServer/tile/{z}/{y}/{x}",
+     "satellite (Esri World Imagery)",
+     "Tiles &copy; Esri &mdash; Source: Esri, Maxar, Earthstar Geographics, and the GIS User Community"),
+)
+
+#: Nearest-feature kinds in popups: prefix -> label.
+NEAREST_LABELS = {"substation": "substation", "line": "transmission line", "plant": "power plant",
+                  "water": "river or lake", "interstate": "Interstate", "rail": "railroad", "port": "port",
+                  "airport": "airport"}
+
+# Binding pre-escaped HTML from feature properties: the strings were escaped in Python.
+_BIND_SITE = JsCode("""function(feature, layer) {
+    layer.options.className = 'ss-site ss-site-' + feature.properties.rank;
+    layer.bindTooltip(feature.properties.tip, {sticky: true});
+    layer.bindPopup(feature.properties.popup, {maxWidth: 560, minWidth: 320, maxHeight: 380,
+                                                autoPanPaddingTopLeft: [50, 120]});
+}""")
+_BIND_TIP = JsCode("""function(feature, layer) {
+    if (feature.properties.tip) { layer.bindTooltip(feature.properties.tip, {sticky: true}); }
+}""")
 
 
-def _fmt(v) -> str:
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+def esc(value) -> str:
+    """HTML-escape ``value`` for any place in a Folium page.
+
+    Besides ``& < > " '``, the characters that end or interpolate a JavaScript template literal
+    (backtick, ``$``, backslash) become entities too, because Folium writes tooltips and popups
+    into such literals.
+    """
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "n/a"
-    if isinstance(v, (float, np.floating)):
-        return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.2f}"
+    s = html.escape(str(value), quote=True)
+    return s.replace("`", "&#96;").replace("$", "&#36;").replace("\\", "&#92;")
+
+
+def fmt(v, digits: int = 2) -> str:
+    """A number for people: thousands separators for big values, ``n/a`` for missing."""
+    if v is None:
+        return "n/a"
+    if isinstance(v, (bool, np.bool_)):
+        return "yes" if v else "no"
+    if isinstance(v, (int, float, np.integer, np.floating)):
+        if not math.isfinite(float(v)):
+            return "n/a"
+        return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.{digits}f}"
     return str(v)
 
 
-def _popup(row, profile) -> str:
-    e = html.escape
-    head = (f"<b>Site {int(row['rank'])}: score {row['score']:.1f}</b><br>"
-            f"{e(_fmt(row['acres']))} acres &middot; {e(str(row.get('state')))} &middot; "
-            f"{e(str(row.get('agency')))} {e(str(row.get('unit') or ''))}<br>")
-    lines = ["<table><tr><th>criterion</th><th>value</th><th>score</th><th>weight</th><th>points</th></tr>"]
-    for c in profile.criteria:
-        from .measures import MEASURES
-
-        lines.append(
-            f"<tr><td>{e(c.key)}</td><td>{e(_fmt(row.get(c.measure)))} {e(MEASURES[c.measure].unit)}</td>"
-            f"<td>{row[f'score_{c.key}']:.2f}</td><td>{row[f'weight_{c.key}']:.2f}</td>"
-            f"<td>{row[f'contrib_{c.key}']:.1f}</td></tr>")
-    lines.append("</table>")
-    ok = ", ".join(e(c.describe()) for c in profile.constraints) or "none"
-    return head + "".join(lines) + f"<br>Hard constraints met: {ok}"
+def _get(row, key):
+    v = row.get(key) if hasattr(row, "get") else None
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return None
+    return v
 
 
-def site_map(sites: gpd.GeoDataFrame, profile, title: str) -> folium.Map:
-    """A Folium map of ranked sites: polygons coloured by score, numbered markers, popups."""
-    wgs = sites.to_crs("EPSG:4326")
-    if len(wgs):
-        w, s, e, n = wgs.total_bounds
-        center = [(s + n) / 2, (w + e) / 2]
-    else:
-        center = [39.5, -98.5]
-    m = folium.Map(location=center, zoom_start=5, tiles="OpenStreetMap", control_scale=True)
-    cmap = cm.LinearColormap(["#d73027", "#fee08b", "#1a9850"], vmin=0, vmax=100, caption="site score (0-100)")
-    cmap.add_to(m)
-    layer = folium.FeatureGroup(name="ranked sites").add_to(m)
+def site_label(row) -> str:
+    """Plain-text label of a site (searchable): ``Site 3 - BLM Mojave unit, NV (score 83.5)``."""
+    where = " ".join(str(x) for x in (_get(row, "agency"), _get(row, "unit")) if x)
+    state = _get(row, "state")
+    return f"Site {int(row['rank'])} - {where or 'land'}{', ' + str(state) if state else ''} (score {row['score']:.1f})"
+
+
+def site_tooltip(row) -> str:
+    """Tooltip HTML (escaped): rank, score, acres, agency."""
+    return (f"<b>#{int(row['rank'])}</b> score <b>{esc(fmt(row['score'], 1))}</b> &middot; "
+            f"{esc(fmt(_get(row, 'acres')))} acres &middot; {esc(_get(row, 'agency') or 'n/a')}"
+            + (f" {esc(_get(row, 'unit'))}" if _get(row, "unit") else ""))
+
+
+def _lonlat(row) -> str:
+    lat, lon = _get(row, "lat"), _get(row, "lon")
+    return "n/a" if lat is None or lon is None else f"{float(lat):.4f}, {float(lon):.4f} (lat, lon)"
+
+
+def site_popup(row, run, exports: list[str]) -> str:
+    """Popup HTML (escaped) with the site's full breakdown and links to its rows in the exports."""
+    rank = int(row["rank"])
+    parts = [f'<div class="ss-popup"><h4>Site {rank} &middot; score {esc(fmt(row["score"], 1))} / 100</h4>',
+             f'<div>{esc(fmt(_get(row, "acres")))} acres &middot; {esc(_get(row, "state") or "n/a")} &middot; '
+             f'{esc(_get(row, "agency") or "n/a")} {esc(_get(row, "unit") or "")}<br>'
+             f'centre {esc(_lonlat(row))}</div>']
+    parts.append('<table class="ss-t"><tr><th>criterion</th><th>value</th><th>score</th><th>weight</th>'
+                 '<th>points</th></tr>')
+    for key, c in run.criteria.items():
+        unit = MEASURES[c["measure"]].unit if c.get("measure") in MEASURES else ""
+        parts.append(f"<tr><td>{esc(key)}</td><td>{esc(fmt(_get(row, c.get('measure'))))} {esc(unit)}</td>"
+                     f"<td>{esc(fmt(_get(row, f'score_{key}')))}</td><td>{esc(fmt(_get(row, f'weight_{key}')))}</td>"
+                     f"<td>{esc(fmt(_get(row, f'contrib_{key}'), 1))}</td></tr>")
+    parts.append("</table>")
+    if run.constraints:
+        parts.append("<div><b>Hard constraints</b><ul>")
+        for key, desc in run.constraints.items():
+            ok = _get(row, f"ok_{key}")
+            mark = "met" if ok else ("NOT met" if ok is not None else "n/a")
+            parts.append(f"<li>{esc(mark)}: {esc(desc)}</li>")
+        parts.append("</ul></div>")
+    near = []
+    for prefix, *_ in NEAREST:
+        km = _get(row, f"nearest_{prefix}_km")
+        if km is None:
+            continue
+        name = _get(row, f"nearest_{prefix}_name")
+        extra = [f"{fmt(_get(row, f'nearest_{prefix}_kv'))} kV" if _get(row, f"nearest_{prefix}_kv") is not None else "",
+                 f"{fmt(_get(row, f'nearest_{prefix}_mw'))} MW" if _get(row, f"nearest_{prefix}_mw") is not None else ""]
+        extra = ", ".join(e for e in extra if e)
+        near.append(f"<li>{esc(NEAREST_LABELS.get(prefix, prefix))}: {esc(name or 'unnamed')}"
+                    f"{' (' + esc(extra) + ')' if extra else ''} &middot; {esc(fmt(km, 1))} km</li>")
+    if near:
+        parts.append("<div><b>Nearest features</b><ul>" + "".join(near) + "</ul></div>")
+    if exports:
+        # RFC 7111 names a CSV row by fragment (#row=1 is the header); other formats by rank.
+        links = [f'<a href="sites.csv#row={rank + 1}" target="_blank">sites.csv row {rank + 1}</a>'
+                 if e == "sites.csv" else f'<a href="{esc(e)}" target="_blank">{esc(e)}</a>' for e in exports]
+        parts.append(f"<div class=\"ss-links\">In the exports (rank = {rank}): {' &middot; '.join(links)}</div>")
+    parts.append("</div>")
+    return "".join(parts)
+
+
+class SiteSearch(plugins.Search):
+    """folium's Search, but listing matches as text (leaflet-search puts them into innerHTML)."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+            var {{this.layer.get_name()}}searchControl = new L.Control.Search({
+                layer: {{this.layer.get_name()}},
+                propertyName: {{ this.search_label|tojson }},
+                collapsed: {{ this.collapsed|tojson }},
+                textPlaceholder: {{ this.placeholder|tojson }},
+                position: {{ this.position|tojson }},
+                initial: false,
+                marker: false,
+                buildTip: function(text, val) {
+                    var li = L.DomUtil.create('li', '');
+                    li.textContent = text;
+                    return li;
+                },
+                moveToLocation: function(latlng, title, map) {
+                    map.flyToBounds(latlng.layer.getBounds(), {maxZoom: 12});
+                }
+            });
+            {{this.layer.get_name()}}searchControl.on('search:locationfound', function(e) {
+                // Open the popup once the flight ends, or auto-panning fights the flight.
+                var opened = false;
+                var open = function() { if (!opened && e.layer._popup) { opened = true; e.layer.openPopup(); } };
+                {{this._parent.get_name()}}.once('moveend', open);
+                setTimeout(open, 2500);
+            });
+            {{this._parent.get_name()}}.addControl({{this.layer.get_name()}}searchControl);
+        {% endmacro %}
+    """)
+
+
+def _score_colormap(scores) -> cm.LinearColormap:
+    lo, hi = 0.0, 100.0
+    s = np.asarray([v for v in scores if v is not None and np.isfinite(v)], dtype=float)
+    if s.size:
+        lo = max(0.0, math.floor(s.min() / 10) * 10)
+        hi = min(100.0, math.ceil(s.max() / 10) * 10)
+        if hi - lo < 10:
+            lo, hi = max(0.0, hi - 10), max(hi, 10.0)
+    return cm.LinearColormap(SCORE_COLORS, vmin=lo, vmax=hi, caption="site score (0-100)")
+
+
+def _sites_layer(m, run, cmap, exports: list[str]) -> folium.FeatureGroup:
+    group = folium.FeatureGroup(name="Ranked sites", show=True).add_to(m)
+    wgs = run.sites
+    feats = []
     for _, row in wgs.iterrows():
-        color = cmap(row["score"])
-        tip = html.escape(f"#{int(row['rank'])} score {row['score']:.1f}, {row['acres']:.0f} acres, {row.get('agency')}")
-        folium.GeoJson(
-            row.geometry.__geo_interface__,
-            style_function=lambda _f, c=color: {"color": c, "fillColor": c, "weight": 2, "fillOpacity": 0.6},
-            tooltip=tip, popup=folium.Popup(_popup(row, profile), max_width=520),
-        ).add_to(layer)
-        c = row.geometry.representative_point()
-        folium.Marker([c.y, c.x], tooltip=tip, popup=folium.Popup(_popup(row, profile), max_width=520),
-                      icon=folium.DivIcon(html=f'<div style="font:bold 12px sans-serif;background:#fff;border:1px solid #333;'
-                                               f'border-radius:9px;width:18px;text-align:center">{int(row["rank"])}</div>')
-                      ).add_to(layer)
-    if len(wgs):
-        m.fit_bounds([[s, w], [n, e]])
-    title_html = f'<div style="position:fixed;top:8px;left:50px;z-index:9999;background:#fff;padding:4px 8px;' \
-                 f'border:1px solid #999;font:14px sans-serif">{html.escape(title)}</div>'
-    m.get_root().html.add_child(folium.Element(title_html))
-    folium.LayerControl().add_to(m)
+        color = cmap(float(row["score"]))
+        feats.append({
+            "type": "Feature",
+            "geometry": row.geometry.__geo_interface__,
+            "properties": {
+                "rank": int(row["rank"]), "score": float(row["score"]),
+                "label": site_label(row),  # plain text; the search lists it with textContent
+                "tip": site_tooltip(row), "popup": site_popup(row, run, exports),
+                "style": {"color": "#222222", "weight": 1.5, "fillColor": color, "fillOpacity": 0.75},
+            },
+        })
+    polys = folium.GeoJson({"type": "FeatureCollection", "features": feats}, name="site polygons",
+                           on_each_feature=_BIND_SITE, control=False)
+    polys.add_to(group)
+    for f, (_, row) in zip(feats, wgs.iterrows()):
+        p = row.geometry.representative_point()
+        color = f["properties"]["style"]["fillColor"]
+        icon = folium.DivIcon(
+            html=f'<div class="ss-num ss-num-{int(row["rank"])}" style="border-color:{color}">{int(row["rank"])}</div>',
+            icon_size=(22, 22), icon_anchor=(11, 11), class_name="ss-num-icon")
+        folium.Marker([p.y, p.x], icon=icon, tooltip=folium.Tooltip(f["properties"]["tip"]),
+                      popup=folium.Popup(f["properties"]["popup"], max_width=560, min_width=320, max_height=380,
+                                         auto_pan_padding_top_left=[50, 120])).add_to(group)
+    if feats:
+        SiteSearch(polys, search_label="label", placeholder="Search sites: rank or name",
+                   geom_type="Polygon", collapsed=False, position="topleft").add_to(m)
+    return group
+
+
+def _context_style(name: str):
+    if name == "federal_land":
+        return lambda f: {"color": AGENCY_COLORS.get(f["properties"]["agency"], AGENCY_COLORS["OTHER"]),
+                          "weight": 0.6, "fillColor": AGENCY_COLORS.get(f["properties"]["agency"], AGENCY_COLORS["OTHER"]),
+                          "fillOpacity": 0.35}
+    if name == "transmission_lines":
+        return lambda f: {"color": KV_STYLES[f["properties"]["cls"]][2], "weight": KV_STYLES[f["properties"]["cls"]][3],
+                          "opacity": 0.9}
+    if name == "power_plants":
+        return lambda f: {"radius": MW_STYLES[f["properties"]["cls"]][2], "color": "#7a5200", "weight": 1, "fill": True,
+                          "fillColor": "#ffb000", "fillOpacity": 0.75}
+    if name == "roads":
+        return lambda f: ({"color": "#8c2d04", "weight": 2.5, "opacity": 0.8} if f["properties"]["interstate"]
+                          else {"color": "#8c6d31", "weight": 1.2, "opacity": 0.7})
+    if name == "railroads":
+        return lambda f: {"color": "#404040", "weight": 1.5, "dashArray": "6 3"}
+    if name == "rivers":
+        return lambda f: {"color": "#2b8cbe", "weight": 1.5}
+    if name == "lakes":
+        return lambda f: {"color": "#2b8cbe", "weight": 0.8, "fillColor": "#9ecae1", "fillOpacity": 0.7}
+    color = next(c.color for c in CONTEXTS if c.name == name)
+    return lambda f: {"radius": 4, "color": "#ffffff", "weight": 1, "fill": True, "fillColor": color, "fillOpacity": 0.9}
+
+
+def _context_frame(name: str, gdf: gpd.GeoDataFrame, tolerance_m: float) -> gpd.GeoDataFrame:
+    d = for_display(gdf, tolerance_m)
+    keep = ["geometry"]
+    d["tip"] = [esc(t) for t in d["label"]]
+    keep.append("tip")
+    if name == "federal_land":
+        d["agency"] = d["agency"].where(d["agency"].isin(list(AGENCY_COLORS)), "OTHER")
+        keep.append("agency")
+    elif name == "transmission_lines":
+        d["cls"] = [kv_class(v) for v in d["voltage_kv"].astype(float)]
+        keep.append("cls")
+    elif name == "power_plants":
+        d["cls"] = [mw_class(v) for v in d["mw"].astype(float)]
+        keep.append("cls")
+    elif name == "roads":
+        keep.append("interstate")
+    return d[keep]
+
+
+#: How a map over budget is thinned, in order: (layer, filter, layer title afterwards).
+THINNING = (
+    ("roads", lambda g: g[g["interstate"].astype(bool)], "Interstates (other highways left out: map size)"),
+    ("substations", lambda g: g[g["max_kv"].astype(float) >= 230], "Substations (>= 230 kV; smaller left out: map size)"),
+    ("power_plants", lambda g: g[g["mw"].astype(float) >= 50], "Power plants >= 50 MW (smaller left out: map size)"),
+)
+
+
+def _json_size(frames: dict) -> int:
+    return sum(len(f.to_json(drop_id=True)) for f in frames.values())
+
+
+def display_frames(context: dict, tolerance_m: float, budget: int | None = None):
+    """Context layers ready for the page, fitted into ``budget`` bytes of GeoJSON.
+
+    Four states fit as they are. Larger regions first lose minor features (highways other than
+    Interstates, substations under 230 kV, plants under 50 MW, see :data:`THINNING`), then lines
+    and polygons are simplified harder.
+
+    Returns
+    -------
+    frames : dict
+        Layer name -> GeoDataFrame in WGS84 with escaped ``tip`` and style columns.
+    titles : dict
+        Layer name -> title, for layers that were thinned.
+    """
+    budget = CONTEXT_BUDGET_BYTES if budget is None else budget
+    context = dict(context)
+    titles: dict[str, str] = {}
+    frames = {n: _context_frame(n, g, tolerance_m) for n, g in context.items()}
+    steps = [s for s in THINNING if s[0] in context]
+    for _ in range(len(steps) + 3):
+        if _json_size(frames) <= budget:
+            break
+        if steps:
+            name, keep, title = steps.pop(0)
+            context[name] = keep(context[name])
+            titles[name] = title
+            frames[name] = _context_frame(name, context[name], tolerance_m)
+        else:
+            tolerance_m *= 2  # points do not shrink; lines and polygons do
+            frames = {n: _context_frame(n, g, tolerance_m) for n, g in context.items()}
+    return frames, titles
+
+
+def _context_layers(m, context: dict, tolerance_m: float) -> dict[str, str]:
+    """Add the context layers to ``m``; returns the titles of thinned layers."""
+    frames, titles = display_frames(context, tolerance_m)
+    for ctx in CONTEXTS:
+        d = frames.get(ctx.name)
+        if d is None or d.empty:
+            continue
+        marker = folium.CircleMarker(radius=4) if ctx.geom == "point" else None
+        fc = d.__geo_interface__
+        for i, f in enumerate(fc["features"]):
+            f["id"] = str(i)  # folium's style map keys on feature ids
+        folium.GeoJson(fc, name=titles.get(ctx.name, ctx.title), show=ctx.show,
+                       style_function=_context_style(ctx.name), on_each_feature=_BIND_TIP, marker=marker,
+                       smooth_factor=1.0).add_to(m)
+    return titles
+
+
+def surface_overlay(path: Path, max_px: int = SURFACE_MAX_PX):
+    """The suitability surface as RGBA pixels in Web Mercator and its lat/lon bounds (or None)."""
+    import rasterio
+    from matplotlib import colormaps
+    from rasterio.warp import Resampling, calculate_default_transform, reproject, transform_bounds
+
+    if not path.is_file():
+        return None
+    with rasterio.open(path) as src:
+        tr, w, h = calculate_default_transform(src.crs, "EPSG:3857", src.width, src.height, *src.bounds)
+        f = max(w / max_px, h / max_px, 1.0)
+        w2, h2 = max(1, int(w / f)), max(1, int(h / f))
+        tr = tr @ tr.scale(w / w2, h / h2)
+        out = np.full((h2, w2), np.nan, dtype=np.float32)
+        reproject(rasterio.band(src, 1), out, dst_transform=tr, dst_crs="EPSG:3857", dst_nodata=np.nan,
+                  resampling=Resampling.average)
+    if not np.isfinite(out).any():
+        return None
+    rgba = (colormaps["viridis"](np.clip(np.nan_to_num(out) / 100.0, 0, 1)) * 255).astype(np.uint8)
+    rgba[..., 3] = np.where(np.isfinite(out), 255, 0).astype(np.uint8)
+    left, top = tr @ (0, 0)
+    right, bottom = tr @ (w2, h2)
+    w_, s_, e_, n_ = transform_bounds("EPSG:3857", "EPSG:4326", left, bottom, right, top)
+    return rgba, [[s_, w_], [n_, e_]]
+
+
+def _legend_html(run, context: dict, titles: dict | None = None, surface: bool = False) -> str:
+    rows = []
+    if "federal_land" in context:
+        ags = sorted(set(context["federal_land"]["agency"].dropna().astype(str)))
+        rows.append("<b>Eligible federal land</b>")
+        rows += [f'<div><i style="background:{AGENCY_COLORS.get(a, AGENCY_COLORS["OTHER"])};opacity:.7"></i>{esc(a)}</div>'
+                 for a in ags]
+    if "transmission_lines" in context:
+        rows.append("<b>Transmission lines</b>")
+        rows += [f'<div><i class="ln" style="border-top:{wd}px solid {c}"></i>{esc(lbl)}</div>' for _, lbl, c, wd in KV_STYLES]
+    if "power_plants" in context:
+        rows.append("<b>Power plants</b>")
+        rows += [f'<div><i class="pt" style="width:{2 * r}px;height:{2 * r}px"></i>{esc(lbl)}</div>'
+                 for _, lbl, r in MW_STYLES[::2]]
+    other = [c for c in CONTEXTS if c.name in context and c.name in ("substations", "ports", "airports")]
+    if other:
+        rows.append("<b>Points</b>")
+        rows += [f'<div><i class="pt" style="width:9px;height:9px;background:{c.color};border-color:#fff"></i>'
+                 f'{esc((titles or {}).get(c.name, c.title))}</div>'
+                 for c in other]
+    if surface:
+        rows.append("<b>Suitability surface</b>")
+        rows.append('<div><i style="width:90px;background:linear-gradient(to right,#440154,#3b528b,#21918c,'
+                    '#5ec962,#fde725)"></i>0 &rarr; 100</div>')
+    if not rows:
+        return ""
+    return ('<details class="ss-legend" open><summary>Legend</summary>' + "".join(rows) + "</details>")
+
+
+def _title_html(run, n_sites: int) -> str:
+    rows = "".join(f"<tr><td>{esc(k)}</td><td>{esc(c.get('measure'))}</td><td>{esc(fmt(100 * float(c.get('weight', 0)), 0))}%</td></tr>"
+                   for k, c in sorted(run.criteria.items(), key=lambda kv: -float(kv[1].get("weight", 0))))
+    cons = "".join(f"<li>{esc(d)}</li>" for d in run.constraints.values())
+    srcs = ", ".join(esc(s) for s in run.sources) or "n/a"
+    agencies = ", ".join(esc(a) for a in run.eligible_agencies) if run.land == "federal" else "any land except never-eligible federal land"
+    stamp = dt.date.today().isoformat()
+    return (f'<div class="ss-title"><div class="ss-h">{esc(run.title)} &middot; {esc(run.region_label)}</div>'
+            f'<div class="ss-sub">{n_sites} ranked sites &middot; park type <code>{esc(run.park)}</code> &middot; '
+            f'eligible: {agencies}</div>'
+            f'<details><summary>weights, constraints and data sources</summary>'
+            f'<table class="ss-t"><tr><th>criterion</th><th>measure</th><th>weight</th></tr>{rows}</table>'
+            f'<div><b>Hard constraints</b><ul>{cons}</ul></div>'
+            f'<div><b>Data sources</b>: {srcs}</div>'
+            f'<div class="ss-foot">sitesel {esc(__version__)} &middot; drawn {stamp}</div></details></div>')
+
+
+_CSS = """
+<style>
+.ss-title{position:fixed;top:10px;left:330px;z-index:1000;max-width:calc(100% - 800px);min-width:260px;
+  background:rgba(255,255,255,.94);border:1px solid #888;border-radius:6px;padding:6px 10px;
+  font:13px/1.35 "Helvetica Neue",Arial,sans-serif;box-shadow:0 1px 5px rgba(0,0,0,.3)}
+.ss-title .ss-h{font-weight:bold;font-size:15px}
+.ss-title .ss-sub{color:#333}
+.ss-title details{margin-top:3px;max-height:55vh;overflow:auto}
+.ss-title .ss-foot{color:#666;font-size:11px}
+.ss-legend{position:fixed;bottom:64px;left:10px;z-index:1000;background:rgba(255,255,255,.94);
+  border:1px solid #888;border-radius:6px;padding:6px 9px;font:12px/1.45 "Helvetica Neue",Arial,sans-serif;
+  max-height:60vh;overflow:auto;box-shadow:0 1px 5px rgba(0,0,0,.3)}
+.ss-legend i{display:inline-block;width:14px;height:11px;margin-right:6px;vertical-align:middle;border:1px solid #777}
+.ss-legend i.ln{height:0;border:0;width:18px}
+.ss-legend i.pt{border-radius:50%;background:#ffb000;border:1px solid #7a5200}
+.ss-legend b{display:block;margin-top:4px}
+.ss-t{border-collapse:collapse;font-size:12px;margin:4px 0}
+.ss-t th,.ss-t td{border-bottom:1px solid #ddd;padding:1px 5px;text-align:left}
+.ss-popup{font:12px/1.4 "Helvetica Neue",Arial,sans-serif}
+.ss-popup h4{margin:0 0 3px;font-size:14px}
+.ss-popup ul{margin:2px 0 4px;padding-left:18px}
+.ss-links{margin-top:4px;color:#333}
+.leaflet-control-layers{font:13px/1.3 "Helvetica Neue",Arial,sans-serif}
+.legend.leaflet-control{background:rgba(255,255,255,.9);border-radius:5px;padding:2px 8px 0;
+  box-shadow:0 1px 5px rgba(0,0,0,.3)}
+.legend text{font:11px Arial,sans-serif}
+.ss-num-icon{background:none;border:none}
+.ss-num{width:20px;height:20px;border-radius:11px;background:#fff;border:2px solid #333;
+  font:bold 11px/20px Arial,sans-serif;text-align:center;color:#111;box-shadow:0 0 3px rgba(0,0,0,.5)}
+</style>
+"""
+
+
+def site_map(run, context: dict | None = None, surface: Path | None = None,
+             exports: list[str] | None = None) -> folium.Map:
+    """Build the Folium map of a run.
+
+    Parameters
+    ----------
+    run : sitesel.rundir.Run
+        Sites (WGS84) and the run record (criteria, constraints, region, sources).
+    context : dict, optional
+        Context layers from :func:`sitesel.maplayers.context_layers` (grid CRS).
+    surface : path, optional
+        ``suitability.tif``, drawn as a semi-transparent image overlay.
+    exports : list of str, optional
+        Export file names the popups link to (relative to the map).
+    """
+    context = context or {}
+    titles: dict[str, str] = {}
+    sites = run.sites
+    if len(sites):
+        w, s, e, n = sites.total_bounds
+    elif context:
+        w, s, e, n = next(iter(context.values())).to_crs("EPSG:4326").total_bounds
+    else:
+        w, s, e, n = -125.0, 24.0, -66.0, 50.0
+    m = folium.Map(location=[(s + n) / 2, (w + e) / 2], zoom_start=6, tiles=None, control_scale=True,
+                   prefer_canvas=False)
+    # Only Leaflet and jQuery (folium's popups use $); no Bootstrap or icon fonts are used.
+    m.default_js = [js for js in folium.Map.default_js if js[0] in ("leaflet", "jquery")]
+    m.default_css = [css for css in folium.Map.default_css if css[0] == "leaflet_css"]
+    for tiles, name, attr in TILES:
+        folium.TileLayer(tiles, name=name, attr=attr, show=name.startswith("light")).add_to(m)
+    has_surface = False
+    if surface is not None:
+        ov = surface_overlay(Path(surface))
+        has_surface = ov is not None
+        if ov is not None:
+            folium.raster_layers.ImageOverlay(ov[0], bounds=ov[1], name="Suitability surface (score 0-100)",
+                                              opacity=0.55, show=False, pixelated=False).add_to(m)
+    if context:
+        all_b = np.array([g.total_bounds for g in context.values()])
+        diag = math.hypot(all_b[:, 2].max() - all_b[:, 0].min(), all_b[:, 3].max() - all_b[:, 1].min())
+        titles = _context_layers(m, context, diag * SIMPLIFY_FRACTION)
+    cmap = _score_colormap(sites["score"] if len(sites) else [])
+    _sites_layer(m, run, cmap, exports or [])
+    cmap.add_to(m)
+    plugins.Fullscreen(position="topleft").add_to(m)
+    plugins.MeasureControl(position="topleft", primary_length_unit="kilometers", secondary_length_unit="miles",
+                           primary_area_unit="hectares", secondary_area_unit="acres").add_to(m)
+    plugins.MiniMap(toggle_display=True, position="bottomright").add_to(m)
+    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    root = m.get_root()
+    root.header.add_child(folium.Element(_CSS))
+    root.html.add_child(folium.Element(_title_html(run, len(sites))))
+    legend = _legend_html(run, context, titles, surface=has_surface)
+    if legend:
+        root.html.add_child(folium.Element(legend))
+    if len(sites):
+        m.fit_bounds([[s, w], [n, e]], padding=(30, 30))
     return m
+
+
+def render_map(m: folium.Map, offline: bool = False) -> str:
+    """The map's HTML; ``offline`` inlines every script and stylesheet (tiles still need a network)."""
+    page = m.get_root().render()
+    if offline:
+        page = inline_assets(page)
+        left = external_links(page)
+        if left:  # inline_assets raises on unknown links; this guards the regular expressions
+            raise RuntimeError(f"offline map still links {left}")
+    return page
+
+
+def write_map(run, path: Path, context: dict | None = None, offline: bool = False,
+              exports: list[str] | None = None) -> Path:
+    """Write ``map.html`` for ``run``; returns its path."""
+    surface = run.file("suitability.tif")
+    m = site_map(run, context, surface if surface.is_file() else None, exports)
+    Path(path).write_text(render_map(m, offline), encoding="utf-8")
+    return Path(path)

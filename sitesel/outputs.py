@@ -23,8 +23,6 @@ from .cache import sha256_file
 
 #: Decimal places kept for floating-point attributes (stable, byte-identical reruns).
 FLOAT_DECIMALS = 4
-#: GeoJSON coordinate precision: 6 decimals of a degree is about 0.1 m.
-COORD_DECIMALS = 6
 
 
 def tidy(sites: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -40,13 +38,53 @@ def tidy(sites: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 def write_sites(sites: gpd.GeoDataFrame, folder: Path) -> None:
     """``sites.geojson`` (RFC 7946, WGS84) and ``sites.csv`` (same attributes, no geometry)."""
+    from .export import write_csv, write_geojson
+
     wgs = tidy(sites).to_crs("EPSG:4326")
-    if len(wgs):
-        wgs.to_file(folder / "sites.geojson", driver="GeoJSON", engine="pyogrio",
-                    layer_options={"RFC7946": "YES", "COORDINATE_PRECISION": str(COORD_DECIMALS), "WRITE_NAME": "NO"})
-    else:
-        (folder / "sites.geojson").write_text('{"type": "FeatureCollection", "features": []}\n')
-    pd.DataFrame(wgs.drop(columns="geometry")).to_csv(folder / "sites.csv", index=False, lineterminator="\n")
+    write_geojson(wgs, folder / "sites.geojson")
+    write_csv(wgs, folder / "sites.csv")
+
+
+#: Exports ``sitesel rank`` writes besides sites.geojson and sites.csv.
+DEFAULT_EXPORTS = ("gpkg", "parquet")
+
+
+def write_products(run, folder: Path, exports=DEFAULT_EXPORTS, offline: bool = False,
+                   context: bool = True, png: bool = True, map_name: str = "map.html") -> dict[str, Path]:
+    """Exports, ``map.html`` and ``map.png`` of a run, into ``folder``.
+
+    Context layers are clipped from the run's study once and shared by the GeoPackage, the
+    interactive map and the picture.
+
+    Parameters
+    ----------
+    run : sitesel.rundir.Run
+        The run (``sitesel rank`` attaches its open study; otherwise it is re-opened).
+    exports : iterable of str
+        Export formats besides GeoJSON and CSV (see :data:`sitesel.export.FORMATS`).
+    offline : bool
+        Inline the map's JavaScript and CSS so it opens without a network.
+    context : bool
+        Draw and export the context layers (needs the run's layer manifest).
+    """
+    from .export import FORMATS, write_gpkg, write_kml, write_parquet
+    from .mapping import write_map
+    from .maplayers import context_layers
+    from .staticmap import write_static_map
+
+    ctx = context_layers(run.study(), run.eligible_agencies, run.land) if context else {}
+    written: dict[str, Path] = {}
+    writers = {"gpkg": lambda p: write_gpkg(run.sites, p, crs=run.grid_crs, context=ctx),
+               "parquet": lambda p: write_parquet(run.sites, p), "kml": lambda p: write_kml(run.sites, p)}
+    for fmt in exports:
+        if fmt in writers:
+            written[fmt] = writers[fmt](folder / FORMATS[fmt])
+    links = [n for n in ("sites.csv", "sites.geojson", "sites.gpkg", "sites.parquet", "sites.kml")
+             if (folder / n).exists() or (run.path / n).exists()]
+    written["map"] = write_map(run, folder / map_name, ctx, offline=offline, exports=links)
+    if png:
+        written["png"] = write_static_map(run, folder / "map.png", ctx)
+    return written
 
 
 def region_window(study) -> Window:

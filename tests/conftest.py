@@ -28,3 +28,17 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def national(shared_data):
     return load_manifest(default_manifest_path())
+
+
+@pytest.fixture(scope="session")
+def fab_run(national, tmp_path_factory):
+    """One real four-state run at coarse resolution, shared by the map, export and browser tests.
+
+    AZ,NM,NV,UT is the region whose map must stay under 15 MB; 2,000 m keeps it quick.
+    """
+    from sitesel.cli import main
+
+    out = tmp_path_factory.mktemp("fab4") / "run"
+    assert main(["rank", "--park", "semiconductor_fab", "--region", "AZ,NM,NV,UT", "--resolution", "2000",
+                 "--quiet", "--exports", "gpkg,parquet,kml", "--out", str(out)]) == 0
+    return out

@@ -5,6 +5,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import SiteselError
+from ..outputs import DEFAULT_EXPORTS
 
 
 def bbox_arg(text: str) -> tuple[float, float, float, float]:
@@ -33,6 +34,11 @@ def add_parser(sub) -> None:
     r.add_argument("--allow-missing", action="store_true", help="rank without criteria whose layers are missing")
     r.add_argument("--demo", action="store_true", help="use the bundled synthetic demo dataset (no downloads)")
     r.add_argument("--no-cache", action="store_true", help="do not read or write the criterion-raster cache")
+    r.add_argument("--exports", default=",".join(DEFAULT_EXPORTS),
+                   help="exports besides sites.geojson and sites.csv: gpkg, parquet, kml, comma-separated, "
+                        f"or 'none' (default {','.join(DEFAULT_EXPORTS)})")
+    r.add_argument("--offline-map", action="store_true",
+                   help="inline the map's JavaScript and CSS so map.html opens without a network (tiles aside)")
     r.add_argument("--quiet", action="store_true", help="no progress output")
     r.add_argument("--workers", type=int, help="local worker processes for the measures (default: one per core)")
     r.add_argument("--scheduler", help="run the measures on this Dask scheduler (address, e.g. tcp://host:8786)")
@@ -51,6 +57,9 @@ def run(a: argparse.Namespace) -> int:
     prog = Progress(quiet=a.quiet)
     if a.top < 1:
         raise SiteselError("--top must be at least 1")
+    from ..export import parse_formats
+
+    a.export_formats = [] if a.exports.strip().lower() == "none" else parse_formats(a.exports)
     parks = list_profiles() if a.park == "all" else [p for p in a.park.split(",") if p]
     profiles = [load_profile(p) for p in parks]
     if a.demo:
@@ -86,9 +95,9 @@ def _available(study, measure: str) -> bool:
 
 
 def rank_one(a: argparse.Namespace, study, profile, out: Path, prog) -> None:
-    from ..mapping import site_map
-    from ..outputs import OutputDir, run_record, write_json, write_sites, write_surface
+    from ..outputs import OutputDir, run_record, write_json, write_products, write_sites, write_surface
     from ..rank import rank
+    from ..rundir import read_run
 
     t0 = prog.total
     result = rank(study, profile, land=a.land, top=a.top, allow_missing=a.allow_missing)
@@ -98,10 +107,11 @@ def rank_one(a: argparse.Namespace, study, profile, out: Path, prog) -> None:
     with prog.step("writing outputs"), OutputDir(out) as tmp:
         write_sites(result.sites, tmp)
         write_surface(result, study, tmp)
-        title = f"sitesel: {result.profile.title} - {study.region.label} ({len(result.sites)} sites)"
-        site_map(result.sites, result.profile, title).save(str(tmp / "map.html"))
-        args = {k: v for k, v in vars(a).items() if k != "func"} | {"park": profile.name}
+        args = {k: v for k, v in vars(a).items() if k not in ("func", "export_formats")} | {"park": profile.name}
         write_json(run_record(study, result, args, prog.timings | {"total": round(prog.total, 3)}), tmp / "run.json")
+        # Map, picture and exports are drawn from the files just written, as `sitesel map` would.
+        run = read_run(tmp).with_study(study)
+        write_products(run, tmp, a.export_formats, offline=a.offline_map)
     s = result.stats
     print(f"{result.profile.name}: {s['sites']} sites ({s['feasible_acres']:,} feasible of "
           f"{s['eligible_acres']:,} eligible acres) -> {out}  "

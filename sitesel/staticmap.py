@@ -1,0 +1,126 @@
+"""``map.png``: a static picture of the top sites over the region, for reports and slides."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+
+from .maplayers import AGENCY_COLORS, KV_STYLES, kv_class
+
+#: Sites labelled with their rank number (the others are drawn, unlabelled).
+LABELLED = 10
+
+
+def _scale_bar(ax, xmin, xmax, ymin, ymax) -> None:
+    span = (xmax - xmin) / 5 / 1000
+    km = 10 ** math.floor(math.log10(span))
+    km = next(k for k in (5 * km, 2 * km, km) if k <= span)
+    x0, y0 = xmin + (xmax - xmin) * 0.04, ymin + (ymax - ymin) * 0.04
+    ax.plot([x0, x0 + km * 1000], [y0, y0], color="black", lw=3, solid_capstyle="butt", zorder=20)
+    ax.text(x0 + km * 500, y0 + (ymax - ymin) * 0.012, f"{km:g} km", ha="center", va="bottom", fontsize=9, zorder=20)
+
+
+def write_static_map(run, path: Path, context: dict | None = None, dpi: int = 150) -> Path:
+    """Draw ``map.png``: region, eligible land, suitability, transmission and the ranked sites.
+
+    Parameters
+    ----------
+    run : sitesel.rundir.Run
+        Sites and record of the run.
+    context : dict, optional
+        Context layers (grid CRS) from :func:`sitesel.maplayers.context_layers`.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import matplotlib.patheffects as pe
+    import rasterio
+    from matplotlib.colors import LinearSegmentedColormap, Normalize
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    from .mapping import SCORE_COLORS
+
+    context = context or {}
+    crs = run.grid_crs
+    sites = run.sites.to_crs(crs)
+    fig, ax = plt.subplots(figsize=(11, 8.5), dpi=dpi)
+    ax.set_facecolor("#f4f4f2")
+    handles = []
+    if "federal_land" in context:
+        fl = context["federal_land"]
+        colors = fl["agency"].map(lambda a: AGENCY_COLORS.get(a, AGENCY_COLORS["OTHER"]))
+        fl.plot(ax=ax, color=colors, alpha=0.35, linewidth=0, zorder=1)
+        handles += [Patch(facecolor=AGENCY_COLORS.get(a, AGENCY_COLORS["OTHER"]), alpha=0.5, label=f"{a} land")
+                    for a in sorted(set(fl["agency"].dropna()))]
+    if "transmission_lines" in context:
+        tx = context["transmission_lines"]
+        cls = np.array([kv_class(v) for v in tx["voltage_kv"].astype(float)])
+        for i, (_, lbl, col, wd) in enumerate(KV_STYLES):
+            part = tx[cls == i]
+            if len(part):
+                part.plot(ax=ax, color=col, linewidth=wd / 3, zorder=3)
+                handles.append(Line2D([], [], color=col, lw=wd / 2.5, label=lbl))
+    if "roads" in context:
+        inter = context["roads"][context["roads"]["interstate"]]
+        if len(inter):
+            inter.plot(ax=ax, color="#8c2d04", linewidth=0.6, alpha=0.6, zorder=3)
+            handles.append(Line2D([], [], color="#8c2d04", lw=1, label="Interstate"))
+    try:
+        st = run.study().region.states.to_crs(crs)
+        st.boundary.plot(ax=ax, color="#333333", linewidth=0.8, zorder=4)
+        xmin, ymin, xmax, ymax = st.total_bounds
+    except Exception:  # no manifest: frame the sites alone
+        xmin, ymin, xmax, ymax = sites.total_bounds if len(sites) else (0, 0, 1, 1)
+    pad = 0.03 * max(xmax - xmin, ymax - ymin)
+    xmin, xmax, ymin, ymax = xmin - pad, xmax + pad, ymin - pad, ymax + pad
+    cmap = LinearSegmentedColormap.from_list("score", SCORE_COLORS)
+    scores = sites["score"].astype(float).to_numpy() if len(sites) else np.array([0.0])
+    lo, hi = math.floor(scores.min() / 10) * 10, max(math.ceil(scores.max() / 10) * 10, math.floor(scores.min() / 10) * 10 + 10)
+    norm = Normalize(lo, hi)
+    if len(sites):
+        # A 500-acre site is ~1.4 km across, a speck on a state map: mark each with a circle too.
+        sites.plot(ax=ax, color=[cmap(norm(s)) for s in scores], edgecolor="black", linewidth=0.4, zorder=5)
+        c = sites.geometry.representative_point()
+        ax.scatter(c.x, c.y, s=60, c=[cmap(norm(s)) for s in scores], edgecolors="black", linewidths=0.8, zorder=6)
+        order = np.argsort(sites["rank"].to_numpy())[:LABELLED]
+        for i in order:
+            ax.annotate(str(int(sites["rank"].iloc[i])), (c.x.iloc[i], c.y.iloc[i]), xytext=(5, 5),
+                        textcoords="offset points", fontsize=9, fontweight="bold", zorder=7,
+                        path_effects=[pe.withStroke(linewidth=2.5, foreground="white")])
+        sm = plt.cm.ScalarMappable(norm=norm, cmap=cmap)
+        fig.colorbar(sm, ax=ax, shrink=0.5, pad=0.01, label="site score (0-100)")
+    # The image goes in last: geopandas redraws the figure after each plot call.
+    surf = run.file("suitability.tif")
+    extent = None
+    if surf.is_file():
+        with rasterio.open(surf) as src:
+            step = max(1, int(max(src.width, src.height) / 1000))
+            data = src.read(1, out_shape=(src.height // step, src.width // step))
+            b = src.bounds
+            extent = (b.left, b.right, b.bottom, b.top)
+        ax.imshow(np.ma.masked_invalid(data), extent=extent, cmap="Greys", vmin=0, vmax=100, alpha=0.45,
+                  zorder=2, interpolation="nearest")
+    ax.set_xlim(xmin, xmax)
+    ax.set_ylim(ymin, ymax)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_xlabel("")
+    ax.set_ylabel("")
+    _scale_bar(ax, xmin, xmax, ymin, ymax)
+    if handles:
+        ax.legend(handles=handles, loc="lower right", fontsize=8, framealpha=0.9)
+    top = sites.sort_values("rank").head(3) if len(sites) else sites
+    sub = "; ".join(f"#{int(r['rank'])} {r['score']:.1f} ({r.get('agency') or 'n/a'}, {r.get('state') or ''})"
+                    for _, r in top.iterrows())
+    ax.set_title(f"{run.title}: top {len(sites)} sites, {run.region_label}\n{sub}", fontsize=12, loc="left")
+    fig.tight_layout(rect=(0, 0.025, 1, 1))
+    fig.text(0.01, 0.008, f"sitesel - grey shading: suitability surface (darker = better) - equal-area {crs} - "
+             f"eligible: {', '.join(run.eligible_agencies) or 'any land'}", fontsize=7, color="#555")
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return Path(path)
