@@ -17,6 +17,7 @@ import math
 import multiprocessing as mp
 import os
 import sys
+import time
 from contextlib import contextmanager
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -59,15 +60,16 @@ def tile_cells(cells: np.ndarray, grid: Grid, tile: Tile) -> tuple[np.ndarray, n
     return pos, local
 
 
-def run_task(task: Task, cells: np.ndarray | None = None) -> tuple[str, int, np.ndarray]:
-    """Compute one task (in any process); returns (measure, tile index, values)."""
+def run_task(task: Task, cells: np.ndarray | None = None) -> tuple[str, int, np.ndarray, float]:
+    """Compute one task (in any process); returns (measure, tile index, values, CPU seconds)."""
+    t0 = time.process_time()
     set_threads(task.threads)
     if cells is None:
         cells = task.cells if isinstance(task.cells, np.ndarray) else np.load(task.cells, mmap_mode="r")
     _, local = tile_cells(cells, task.spec.grid, task.tile)
     inputs = inputs_for(task.spec)
     values = MEASURES[task.measure].compute(inputs, task.tile, local)
-    return task.measure, task.tile.index, np.asarray(values, dtype=np.float32)
+    return task.measure, task.tile.index, np.asarray(values, dtype=np.float32), time.process_time() - t0
 
 
 def plan_tiles(grid: Grid, measure: str, cap_km: float, task_bytes: int = DEFAULT_TASK_BYTES,
@@ -77,10 +79,16 @@ def plan_tiles(grid: Grid, measure: str, cap_km: float, task_bytes: int = DEFAUL
     m = MEASURES[measure]
     halo = m.halo_cells(grid.res, cap_km)
     if tile_size is None:
-        if grid.size * m.bytes_per_cell() <= task_bytes:
+        fits = int(math.sqrt(task_bytes / m.bytes_per_cell())) - 2 * halo
+        if m.kind == "disc":
+            # FFT convolution costs ~N log N over the padded tile: tiles a few halos wide keep
+            # the overlap small, make the kernel's transform cheap and let empty tiles be skipped.
+            tile_size = max(1024, 6 * halo) // 256 * 256
+            tile_size = min(tile_size, max(256, fits // 256 * 256))
+        elif grid.size * m.bytes_per_cell() <= task_bytes:
             return tiles(grid, None, halo)
-        side = int(math.sqrt(task_bytes / m.bytes_per_cell())) - 2 * halo
-        tile_size = max(256, side // 256 * 256)
+        else:
+            tile_size = max(256, fits // 256 * 256)
     return tiles(grid, tile_size, halo)
 
 
@@ -114,6 +122,17 @@ class SerialExecutor:
 
 def _init_worker() -> None:
     set_threads(1)  # the pool's processes already fill the cores
+
+
+class _MainSafePool:
+    """Submits to a process pool without re-running the caller's script in new workers."""
+
+    def __init__(self, pool: ProcessPoolExecutor):
+        self._pool = pool
+
+    def submit(self, fn, *args, **kwargs):
+        with _main_not_reimported():
+            return self._pool.submit(fn, *args, **kwargs)
 
 
 @contextmanager
@@ -150,6 +169,11 @@ class ProcessExecutor:
             ctx.set_forkserver_preload(["sitesel.engine", "sitesel.measures", "geopandas", "rasterio"])
         self.workers = workers
         self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker)
+
+    @property
+    def pool(self) -> ProcessPoolExecutor:
+        """The worker processes, for other work once the measures are done."""
+        return _MainSafePool(self._pool)
 
     def warm_up(self) -> None:
         """Start the worker processes now (they take a second or two) instead of at first use."""
@@ -223,8 +247,11 @@ def make_executor(workers: int | None = None, scheduler: str | None = None, dask
 
 def compute_values(spec: StudySpec, names: Iterable[str], cells: np.ndarray, cells_path: Path, executor,
                    task_bytes: int = DEFAULT_TASK_BYTES, tile_size: int | None = None,
-                   progress=None) -> dict[str, np.ndarray]:
-    """Values of base (non-derived) measures at ``cells`` (sorted flat indices), by tiles."""
+                   progress=None, cpu_seconds: dict | None = None) -> dict[str, np.ndarray]:
+    """Values of base (non-derived) measures at ``cells`` (sorted flat indices), by tiles.
+
+    ``cpu_seconds``, if given, receives each measure's CPU time summed over its tasks.
+    """
     grid = spec.grid
     tasks: list[Task] = []
     positions: dict[tuple[str, int], np.ndarray] = {}
@@ -240,8 +267,10 @@ def compute_values(spec: StudySpec, names: Iterable[str], cells: np.ndarray, cel
     # Largest first: keeps both workers busy to the end.
     tasks.sort(key=lambda t: -t.tile.padded.size * MEASURES[t.measure].bytes_per_cell())
     bar = progress.bar(len(tasks), "criterion rasters") if progress is not None else None
-    for name, index, values in executor.map_unordered(run_task, tasks, cells):
+    for name, index, values, cpu in executor.map_unordered(run_task, tasks, cells):
         out[name][positions[(name, index)]] = values
+        if cpu_seconds is not None:
+            cpu_seconds[name] = cpu_seconds.get(name, 0.0) + cpu
         if bar is not None:
             bar.update(1)
     if bar is not None:

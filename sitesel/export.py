@@ -12,6 +12,9 @@ All formats carry the same columns (documented in README.md, units in the names)
 """
 from __future__ import annotations
 
+import atexit
+import shutil
+import tempfile
 from pathlib import Path
 
 import geopandas as gpd
@@ -87,6 +90,11 @@ def _context_for_gpkg(name: str, gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return out
 
 
+#: GeoPackages holding only the context layers, reused when several park types over one study
+#: write their exports: (crs, (layer, id(frame))...) -> (frames, template path, styles).
+_GPKG_TEMPLATES: dict = {}
+
+
 def write_gpkg(sites: gpd.GeoDataFrame, path: Path, crs: str | None = None,
                context: dict[str, gpd.GeoDataFrame] | None = None) -> Path:
     """A GeoPackage: ``sites`` and context layers (in ``crs``), with QGIS styles.
@@ -106,26 +114,58 @@ def write_gpkg(sites: gpd.GeoDataFrame, path: Path, crs: str | None = None,
     if path.exists():
         path.unlink()  # a GeoPackage is appended to; start clean
     crs = crs or sites.crs
-    styles = {}
-    layers = {"sites": sites.to_crs(crs)}
-    for name, gdf in (context or {}).items():
-        layers[name] = _context_for_gpkg(name, gdf).to_crs(crs)
-    for name, gdf in layers.items():
-        if gdf.empty:
-            continue
-        gdf = gdf.copy()
-        # Mixed single/multi parts: promote so each layer has one geometry type QGIS can style.
-        gdf["geometry"] = _promote(gdf.geometry)
-        pyogrio.write_dataframe(gdf, path, layer=name, driver="GPKG", append=path.exists(),
-                                layer_options={"SPATIAL_INDEX": "YES"})
-        qml = layer_style(name, gdf["agency"] if name == "federal_land" else None)
+    styles: dict = {}
+    if context:
+        template, context_styles = _context_template(context, crs)
+        shutil.copyfile(template, path)
+        styles.update(context_styles)
+    if not sites.empty:
+        _write_layer(sites.to_crs(crs), path, "sites")
+        qml = layer_style("sites", None)
         if qml:
-            styles[name] = ("geom", qml)
+            styles["sites"] = ("geom", qml)
     if styles:
-        table = styles_table(styles)
-        pyogrio.write_dataframe(table, path, layer="layer_styles", driver="GPKG", append=True,
+        table = styles_table(dict(sorted(styles.items(), key=lambda kv: kv[0] != "sites")))
+        pyogrio.write_dataframe(table, path, layer="layer_styles", driver="GPKG", append=path.exists(),
                                 layer_options={"FID": "id"})
     return path
+
+
+def _write_layer(gdf: gpd.GeoDataFrame, path: Path, name: str) -> None:
+    gdf = gdf.copy()
+    # Mixed single/multi parts: promote so each layer has one geometry type QGIS can style.
+    gdf["geometry"] = _promote(gdf.geometry)
+    pyogrio.write_dataframe(gdf, path, layer=name, driver="GPKG", append=path.exists(),
+                            layer_options={"SPATIAL_INDEX": "YES"})
+
+
+def _context_template(context: dict, crs) -> tuple[Path, dict]:
+    """A GeoPackage of the context layers alone (built once per set of layers) and their styles."""
+    from .qgisstyle import layer_style
+
+    key = (str(crs), tuple((name, id(gdf)) for name, gdf in context.items()))
+    entry = _GPKG_TEMPLATES.get(key)
+    if entry is not None and all(a is b for a, b in zip(entry[0], context.values())) and entry[1].exists():
+        return entry[1], entry[2]
+    folder = Path(tempfile.mkdtemp(prefix="sitesel-gpkg-"))
+    atexit.register(shutil.rmtree, folder, True)
+    template = folder / "context.gpkg"
+    styles = {}
+    for name, gdf in context.items():
+        out = _context_for_gpkg(name, gdf).to_crs(crs)
+        if out.empty:
+            continue
+        _write_layer(out, template, name)
+        qml = layer_style(name, out["agency"] if name == "federal_land" else None)
+        if qml:
+            styles[name] = ("geom", qml)
+    if not template.exists():
+        pyogrio.write_dataframe(gpd.GeoDataFrame({"x": []}, geometry=gpd.GeoSeries([], crs=crs)), template,
+                                layer="_empty", driver="GPKG")
+    if len(_GPKG_TEMPLATES) > 8:
+        _GPKG_TEMPLATES.clear()
+    _GPKG_TEMPLATES[key] = (list(context.values()), template, styles)
+    return template, styles
 
 
 def _promote(geoms: gpd.GeoSeries) -> gpd.GeoSeries:

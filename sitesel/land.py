@@ -125,7 +125,9 @@ def candidate_superset(grid: Grid, region_geom, federal, policy: LandPolicy, lan
         agency.append(code[mask])
     if not cells:
         return Candidates(np.zeros(0, np.int64), np.zeros(0, np.uint8), agencies)
-    return Candidates(np.concatenate(cells), np.concatenate(agency), agencies)
+    cells, agency = np.concatenate(cells), np.concatenate(agency)
+    order = np.argsort(cells, kind="stable")  # tiles side by side interleave their rows
+    return Candidates(cells[order], agency[order], agencies)
 
 
 def _inside(px_geoms, win: Window) -> np.ndarray:

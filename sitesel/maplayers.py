@@ -85,7 +85,9 @@ def mw_class(mw) -> int:
 def clip_area(study, margin_m: float = CLIP_MARGIN_M):
     """The region (grid CRS), lightly simplified and grown by ``margin_m``."""
     g = study.region.geometry
-    return shapely.buffer(shapely.simplify(g, min(margin_m / 4, 2_000.0)), margin_m)
+    area = shapely.buffer(shapely.simplify(g, min(margin_m / 4, 2_000.0)), margin_m)
+    shapely.prepare(area)  # many predicate tests follow: a national region has ~10^5 vertices
+    return area
 
 
 def _clip(gdf: gpd.GeoDataFrame, area) -> gpd.GeoDataFrame:
@@ -98,6 +100,10 @@ def _clip(gdf: gpd.GeoDataFrame, area) -> gpd.GeoDataFrame:
     geoms[~covered] = shapely.intersection(geoms[~covered], area)
     sub["geometry"] = geoms
     return sub[~sub.geometry.is_empty & sub.geometry.notna()]
+
+
+#: Clipped context layers per study (spec key and region) and layer; see :func:`context_layers`.
+_CONTEXT: dict = {}
 
 
 def context_layers(study, agencies=None, land: str = "federal", margin_m: float = CLIP_MARGIN_M,
@@ -121,19 +127,28 @@ def context_layers(study, agencies=None, land: str = "federal", margin_m: float 
         Context name -> GeoDataFrame with a ``label`` column (plain text, not escaped) and the
         columns its style needs (``agency``, ``voltage_kv``, ``max_kv``, ``mw``, ``fuel``, ``interstate``).
     """
-    area = clip_area(study, margin_m)
+    # Several park types ranked over one study share their clipped layers (only federal land
+    # depends on the park's agencies): kept on the study.
+    cache = _CONTEXT.setdefault((study.spec.key(), shapely.to_wkb(study.region.geometry)), {})
+    if len(_CONTEXT) > 4:
+        _CONTEXT.pop(next(iter(_CONTEXT)))
     wanted = set(names) if names is not None else {c.name for c in CONTEXTS}
     out: dict[str, gpd.GeoDataFrame] = {}
+    area = None
     for ctx in CONTEXTS:
         if ctx.name not in wanted or not all(study.manifest.has(s) for s in ctx.sources):
             continue
         if ctx.name == "federal_land" and land == "all":
             continue
-        gdf = _prepare(ctx, study, agencies)
-        if gdf is not None:
-            gdf = _clip(gdf, area)
-            if len(gdf):
-                out[ctx.name] = gdf.reset_index(drop=True)
+        key = (ctx.name, tuple(sorted(agencies or ())) if ctx.name == "federal_land" else None, margin_m)
+        if key not in cache:
+            gdf = _prepare(ctx, study, agencies)
+            if gdf is not None:
+                area = clip_area(study, margin_m) if area is None else area
+                gdf = _clip(gdf, area).reset_index(drop=True)
+            cache[key] = gdf
+        if cache[key] is not None and len(cache[key]):
+            out[ctx.name] = cache[key]
     return out
 
 

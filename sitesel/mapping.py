@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import json
 import math
 from pathlib import Path
 
 import branca.colormap as cm
 import folium
+import shapely
 import geopandas as gpd
 import numpy as np
 from folium import plugins
@@ -29,8 +31,9 @@ from .webassets import external_links, inline_assets
 #: a four-state region is ~400 m: invisible below zoom 10, and it keeps the map a few MB.
 SIMPLIFY_FRACTION = 1 / 5000
 #: Context layers may take this many bytes of GeoJSON in the page; past it, lines and polygons
-#: are simplified harder (a lower-48 map would otherwise carry some 20 MB of roads and lines).
-CONTEXT_BUDGET_BYTES = 9_000_000
+#: are simplified harder (a lower-48 map would otherwise carry some 20 MB of roads and lines, and
+#: take long to open). Four states fit unthinned.
+CONTEXT_BUDGET_BYTES = 6_000_000
 #: Longest side (pixels) of the suitability image overlay.
 SURFACE_MAX_PX = 1600
 #: Score colours (red = low, green = high), shared with the static map.
@@ -289,7 +292,32 @@ THINNING = (
 
 
 def _json_size(frames: dict) -> int:
-    return sum(len(f.to_json(drop_id=True)) for f in frames.values())
+    """Bytes the layers will take as GeoJSON (geometry exactly, properties estimated)."""
+    total = 0
+    for f in frames.values():
+        if len(f):
+            total += int(sum(map(len, shapely.to_geojson(f.geometry.values))))
+            props = [c for c in f.columns if c != "geometry"]
+            total += len(f) * (40 + 16 * len(props)) + int(sum(f[c].astype(str).str.len().sum() for c in props))
+    return total
+
+
+#: Display-ready context layers, shared by the maps of several park types over one study:
+#: (layer, id(source), tolerance, thinned) -> [source, frame, GeoJSON size, feature collection].
+_FRAMES: dict = {}
+
+
+def _frame_entry(name: str, gdf: gpd.GeoDataFrame, tolerance_m: float, thinned: bool) -> list:
+    key = (name, id(gdf), tolerance_m, thinned)
+    entry = _FRAMES.get(key)
+    if entry is None or entry[0] is not gdf:  # the source object is kept, so its id is not reused
+        src = next(keep for n, keep, _ in THINNING if n == name)(gdf) if thinned else gdf
+        frame = _context_frame(name, src, tolerance_m)
+        if len(_FRAMES) > 64:
+            _FRAMES.clear()
+            _JSON_MEMO.clear()
+        entry = _FRAMES[key] = [gdf, frame, _json_size({name: frame}), None]
+    return entry
 
 
 def display_frames(context: dict, tolerance_m: float, budget: int | None = None):
@@ -307,22 +335,60 @@ def display_frames(context: dict, tolerance_m: float, budget: int | None = None)
         Layer name -> title, for layers that were thinned.
     """
     budget = CONTEXT_BUDGET_BYTES if budget is None else budget
-    context = dict(context)
     titles: dict[str, str] = {}
-    frames = {n: _context_frame(n, g, tolerance_m) for n, g in context.items()}
+    thinned: set[str] = set()
     steps = [s for s in THINNING if s[0] in context]
-    for _ in range(len(steps) + 3):
-        if _json_size(frames) <= budget:
+    for _ in range(len(steps) + 4):
+        entries = {n: _frame_entry(n, g, tolerance_m, n in thinned) for n, g in context.items()}
+        if sum(e[2] for e in entries.values()) <= budget:
             break
         if steps:
-            name, keep, title = steps.pop(0)
-            context[name] = keep(context[name])
+            name, _, title = steps.pop(0)
+            thinned.add(name)
             titles[name] = title
-            frames[name] = _context_frame(name, context[name], tolerance_m)
         else:
             tolerance_m *= 2  # points do not shrink; lines and polygons do
-            frames = {n: _context_frame(n, g, tolerance_m) for n, g in context.items()}
-    return frames, titles
+    return {n: e[1] for n, e in entries.items()}, titles
+
+
+def _feature_collection(frame: gpd.GeoDataFrame) -> dict:
+    """The frame as a GeoJSON dict with string ids (folium's style map keys on them), memoised."""
+    for entry in _FRAMES.values():
+        if entry[1] is frame:
+            if entry[3] is None:
+                entry[3] = _as_fc(frame)
+            return entry[3]
+    fc = _as_fc(frame)
+    _JSON_MEMO.pop(id(fc), None)  # not kept: its id may be reused
+    return fc
+
+
+def _as_fc(frame: gpd.GeoDataFrame) -> dict:
+    fc = frame.__geo_interface__
+    for i, f in enumerate(fc["features"]):
+        f["id"] = str(i)
+    _JSON_MEMO[id(fc)] = (fc, None)
+    return fc
+
+
+#: JSON text of the large context feature collections, made once however many maps embed them:
+#: id(dict) -> (dict, text or None).
+_JSON_MEMO: dict = {}
+
+
+def _memo_dumps(obj, **kwargs) -> str:
+    """``json.dumps`` for folium's templates, reusing the text of memoised feature collections."""
+    hit = _JSON_MEMO.get(id(obj))
+    if hit is not None and hit[0] is obj:
+        key = repr(sorted(kwargs.items()))
+        if hit[1] is None or hit[1][0] != key:
+            _JSON_MEMO[id(obj)] = (obj, (key, json.dumps(obj, **kwargs)))
+        return _JSON_MEMO[id(obj)][1][1]
+    return json.dumps(obj, **kwargs)
+
+
+# folium renders every element with one Jinja environment; its ``tojson`` filter calls this.
+folium.features.GeoJson._template.environment.policies["json.dumps_function"] = _memo_dumps
 
 
 def _context_layers(m, context: dict, tolerance_m: float) -> dict[str, str]:
@@ -333,9 +399,7 @@ def _context_layers(m, context: dict, tolerance_m: float) -> dict[str, str]:
         if d is None or d.empty:
             continue
         marker = folium.CircleMarker(radius=4) if ctx.geom == "point" else None
-        fc = d.__geo_interface__
-        for i, f in enumerate(fc["features"]):
-            f["id"] = str(i)  # folium's style map keys on feature ids
+        fc = _feature_collection(d)
         folium.GeoJson(fc, name=titles.get(ctx.name, ctx.title), show=ctx.show,
                        style_function=_context_style(ctx.name), on_each_feature=_BIND_TIP, marker=marker,
                        smooth_factor=1.0).add_to(m)
@@ -356,8 +420,14 @@ def surface_overlay(path: Path, max_px: int = SURFACE_MAX_PX):
         w2, h2 = max(1, int(w / f)), max(1, int(h / f))
         tr = tr @ tr.scale(w / w2, h / h2)
         out = np.full((h2, w2), np.nan, dtype=np.float32)
-        reproject(rasterio.band(src, 1), out, dst_transform=tr, dst_crs="EPSG:3857", dst_nodata=np.nan,
-                  resampling=Resampling.average)
+        # Read at about twice the picture's size: the COG's (averaged) overviews serve that
+        # directly, instead of warping every cell of a national surface.
+        k = max(1.0, min(src.width / (2 * w2), src.height / (2 * h2)))
+        shape = (max(1, int(src.height / k)), max(1, int(src.width / k)))
+        data = src.read(1, out_shape=shape, resampling=Resampling.average)
+        src_tr = src.transform @ src.transform.scale(src.width / shape[1], src.height / shape[0])
+        reproject(data, out, src_transform=src_tr, src_crs=src.crs, src_nodata=np.nan, dst_transform=tr,
+                  dst_crs="EPSG:3857", dst_nodata=np.nan, resampling=Resampling.average)
     if not np.isfinite(out).any():
         return None
     rgba = (colormaps["viridis"](np.clip(np.nan_to_num(out) / 100.0, 0, 1)) * 255).astype(np.uint8)

@@ -233,7 +233,7 @@ def warp_to_window(spec, grid, window: Window, resampling=Resampling.bilinear, t
     Every cell is transformed exactly (no approximate transformer), so a cell gets the same
     value whichever window it is computed in.
     """
-    transform = transform or grid.transform * Affine.translation(window.col, window.row)
+    transform = transform or grid.transform @ Affine.translation(window.col, window.row)
     shape = shape or window.shape
     out = np.full(shape, np.nan, dtype=np.float32)
     info = raster_info(spec)

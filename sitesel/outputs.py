@@ -10,6 +10,8 @@ import os
 import platform
 import shutil
 import tempfile
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import geopandas as gpd
@@ -50,7 +52,8 @@ DEFAULT_EXPORTS = ("gpkg", "parquet")
 
 
 def write_products(run, folder: Path, exports=DEFAULT_EXPORTS, offline: bool = False,
-                   context: bool = True, png: bool = True, map_name: str = "map.html") -> dict[str, Path]:
+                   context: bool = True, png: bool = True, map_name: str = "map.html",
+                   timings: dict | None = None) -> dict[str, Path]:
     """Exports, ``map.html`` and ``map.png`` of a run, into ``folder``.
 
     Context layers are clipped from the run's study once and shared by the GeoPackage, the
@@ -66,25 +69,48 @@ def write_products(run, folder: Path, exports=DEFAULT_EXPORTS, offline: bool = F
         Inline the map's JavaScript and CSS so it opens without a network.
     context : bool
         Draw and export the context layers (needs the run's layer manifest).
+    timings : dict, optional
+        Receives the seconds each product took.
     """
     from .export import FORMATS, write_gpkg, write_kml, write_parquet
     from .mapping import write_map
     from .maplayers import context_layers
     from .staticmap import write_static_map
 
-    ctx = context_layers(run.study(), run.eligible_agencies, run.land) if context else {}
+    clock = _Clock(timings)
+    with clock("context layers"):
+        ctx = context_layers(run.study(), run.eligible_agencies, run.land) if context else {}
     written: dict[str, Path] = {}
     writers = {"gpkg": lambda p: write_gpkg(run.sites, p, crs=run.grid_crs, context=ctx),
                "parquet": lambda p: write_parquet(run.sites, p), "kml": lambda p: write_kml(run.sites, p)}
     for fmt in exports:
         if fmt in writers:
-            written[fmt] = writers[fmt](folder / FORMATS[fmt])
+            with clock(fmt):
+                written[fmt] = writers[fmt](folder / FORMATS[fmt])
     links = [n for n in ("sites.csv", "sites.geojson", "sites.gpkg", "sites.parquet", "sites.kml")
              if (folder / n).exists() or (run.path / n).exists()]
-    written["map"] = write_map(run, folder / map_name, ctx, offline=offline, exports=links)
+    with clock("map.html"):
+        written["map"] = write_map(run, folder / map_name, ctx, offline=offline, exports=links)
     if png:
-        written["png"] = write_static_map(run, folder / "map.png", ctx)
+        with clock("map.png"):
+            written["png"] = write_static_map(run, folder / "map.png", ctx)
     return written
+
+
+class _Clock:
+    """Adds the wall time of each ``with clock(name)`` block to a dict (if one is given)."""
+
+    def __init__(self, timings: dict | None):
+        self.timings = timings
+
+    @contextmanager
+    def __call__(self, name: str):
+        t = time.perf_counter()
+        try:
+            yield
+        finally:
+            if self.timings is not None:
+                self.timings[name] = round(self.timings.get(name, 0.0) + time.perf_counter() - t, 3)
 
 
 def region_window(study) -> Window:
@@ -106,7 +132,9 @@ def write_surface(result, study, folder: Path) -> None:
     data = result.score_window(r0, c0, win.height, win.width) * np.float32(100)
     profile = dict(driver="COG", width=data.shape[1], height=data.shape[0], count=1, dtype="float32",
                    crs=grid.crs, transform=rasterio.windows.transform(win, grid.transform), nodata=np.nan,
-                   compress="DEFLATE", predictor=3, blocksize=512, overviews="AUTO", num_threads="ALL_CPUS")
+                   compress="DEFLATE", level=1, blocksize=512, overviews="AUTO", overview_resampling="average",
+                   sparse_ok=True, num_threads="ALL_CPUS")
+    # Fast deflate without a predictor and no empty tiles: most of a national surface is NaN.
     with rasterio.open(folder / "suitability.tif", "w", **profile) as dst:
         dst.write(data, 1)
         dst.update_tags(units="score 0-100", description="sitesel suitability (weighted sum); nodata = infeasible")
@@ -147,6 +175,7 @@ def run_record(study, result, args: dict, timings: dict) -> dict:
                      "pyogrio": pyogrio.__version__, "pyproj": pyproj.__version__, "rasterio": rio.__version__,
                      "gdal": rio.__gdal_version__, "folium": folium.__version__},
         "timings_s": timings,
+        "measure_cpu_s": {k: round(v, 3) for k, v in sorted(getattr(study, "cpu_seconds", {}).items())},
     }
 
 

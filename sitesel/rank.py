@@ -35,6 +35,9 @@ class Result:
     stats: dict = field(default_factory=dict)
     _score: np.ndarray | None = None
 
+    def __getstate__(self) -> dict:
+        return dict(self.__dict__, _score=None)  # the grid-sized raster is rebuilt on demand
+
     @property
     def score(self) -> np.ndarray:
         """Cell scores 0-1 on the whole grid, NaN where infeasible (float32)."""

@@ -199,6 +199,6 @@ def site_polygon(flat: np.ndarray, grid: Grid):
     r0, c0 = rows.min(), cols.min()
     local = np.zeros((rows.max() - r0 + 1, cols.max() - c0 + 1), dtype=np.uint8)
     local[rows - r0, cols - c0] = 1
-    tr = grid.transform * Affine.translation(c0, r0)
+    tr = grid.transform @ Affine.translation(c0, r0)
     polys = [shapely.geometry.shape(g) for g, v in features.shapes(local, mask=local.astype(bool), transform=tr) if v == 1]
     return shapely.union_all(polys)

@@ -22,6 +22,58 @@ def _scale_bar(ax, xmin, xmax, ymin, ymax) -> None:
     ax.text(x0 + km * 500, y0 + (ymax - ymin) * 0.012, f"{km:g} km", ha="center", va="bottom", fontsize=9, zorder=20)
 
 
+#: Rendered backgrounds: key -> (sources kept alive, RGBA image).
+_BACKGROUNDS: dict = {}
+#: Width of a rendered background (pixels): finer than the figure's axes at 150 dpi.
+BACKGROUND_PX = 2400
+
+
+def _background(context: dict, states, extent) -> np.ndarray:
+    """Federal land, transmission lines, Interstates and state borders as an RGBA image."""
+    import matplotlib.pyplot as plt
+
+    sources = [context.get(k) for k in ("federal_land", "transmission_lines", "roads")]
+    # States are re-projected for every picture: they are keyed by what they are, not by object.
+    borders = None if states is None else (tuple(sorted(states["code"])) if "code" in states else len(states))
+    key = (tuple(id(x) for x in sources), borders, tuple(round(v, 3) for v in extent))
+    hit = _BACKGROUNDS.get(key)
+    if hit is not None and all(a is b for a, b in zip(hit[0], sources)):
+        return hit[1]
+    xmin, xmax, ymin, ymax = extent
+    w = BACKGROUND_PX
+    h = max(1, int(round(w * (ymax - ymin) / (xmax - xmin))))
+    fig = plt.figure(figsize=(w / 100, h / 100), dpi=100)
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_axis_off()
+    fig.patch.set_alpha(0)
+    if "federal_land" in context:
+        fl = context["federal_land"]
+        colors = fl["agency"].map(lambda a: AGENCY_COLORS.get(a, AGENCY_COLORS["OTHER"]))
+        fl.plot(ax=ax, color=colors, alpha=0.35, linewidth=0)
+    if "transmission_lines" in context:
+        tx = context["transmission_lines"]
+        cls = np.array([kv_class(v) for v in tx["voltage_kv"].astype(float)])
+        for i, (_, _lbl, col, wd) in enumerate(KV_STYLES):
+            part = tx[cls == i]
+            if len(part):
+                part.plot(ax=ax, color=col, linewidth=wd / 3 * w / 1650)
+    if "roads" in context:
+        inter = context["roads"][context["roads"]["interstate"].astype(bool)]
+        if len(inter):
+            inter.plot(ax=ax, color="#8c2d04", linewidth=0.6 * w / 1650, alpha=0.6)
+    if states is not None:
+        states.boundary.plot(ax=ax, color="#333333", linewidth=0.8 * w / 1650)
+    ax.set_xlim(xmin, xmax)
+    ax.set_ylim(ymin, ymax)
+    fig.canvas.draw()
+    img = np.asarray(fig.canvas.buffer_rgba()).copy()
+    plt.close(fig)
+    if len(_BACKGROUNDS) > 8:
+        _BACKGROUNDS.clear()
+    _BACKGROUNDS[key] = (sources, img)
+    return img
+
+
 def write_static_map(run, path: Path, context: dict | None = None, dpi: int = 150) -> Path:
     """Draw ``map.png``: region, eligible land, suitability, transmission and the ranked sites.
 
@@ -47,36 +99,31 @@ def write_static_map(run, path: Path, context: dict | None = None, dpi: int = 15
     context = context or {}
     crs = run.grid_crs
     sites = run.sites.to_crs(crs)
+    try:
+        states = run.study().region.states.to_crs(crs)
+        xmin, ymin, xmax, ymax = states.total_bounds
+    except Exception:  # no manifest: frame the sites alone
+        states = None
+        xmin, ymin, xmax, ymax = sites.total_bounds if len(sites) else (0, 0, 1, 1)
+    pad = 0.03 * max(xmax - xmin, ymax - ymin)
+    xmin, xmax, ymin, ymax = xmin - pad, xmax + pad, ymin - pad, ymax + pad
     fig, ax = plt.subplots(figsize=(11, 8.5), dpi=dpi)
     ax.set_facecolor("#f4f4f2")
     handles = []
     if "federal_land" in context:
         fl = context["federal_land"]
-        colors = fl["agency"].map(lambda a: AGENCY_COLORS.get(a, AGENCY_COLORS["OTHER"]))
-        fl.plot(ax=ax, color=colors, alpha=0.35, linewidth=0, zorder=1)
         handles += [Patch(facecolor=AGENCY_COLORS.get(a, AGENCY_COLORS["OTHER"]), alpha=0.5, label=f"{a} land")
                     for a in sorted(set(fl["agency"].dropna()))]
     if "transmission_lines" in context:
-        tx = context["transmission_lines"]
-        cls = np.array([kv_class(v) for v in tx["voltage_kv"].astype(float)])
-        for i, (_, lbl, col, wd) in enumerate(KV_STYLES):
-            part = tx[cls == i]
-            if len(part):
-                part.plot(ax=ax, color=col, linewidth=wd / 3, zorder=3)
-                handles.append(Line2D([], [], color=col, lw=wd / 2.5, label=lbl))
-    if "roads" in context:
-        inter = context["roads"][context["roads"]["interstate"]]
-        if len(inter):
-            inter.plot(ax=ax, color="#8c2d04", linewidth=0.6, alpha=0.6, zorder=3)
-            handles.append(Line2D([], [], color="#8c2d04", lw=1, label="Interstate"))
-    try:
-        st = run.study().region.states.to_crs(crs)
-        st.boundary.plot(ax=ax, color="#333333", linewidth=0.8, zorder=4)
-        xmin, ymin, xmax, ymax = st.total_bounds
-    except Exception:  # no manifest: frame the sites alone
-        xmin, ymin, xmax, ymax = sites.total_bounds if len(sites) else (0, 0, 1, 1)
-    pad = 0.03 * max(xmax - xmin, ymax - ymin)
-    xmin, xmax, ymin, ymax = xmin - pad, xmax + pad, ymin - pad, ymax + pad
+        cls = {kv_class(v) for v in context["transmission_lines"]["voltage_kv"].astype(float)}
+        handles += [Line2D([], [], color=col, lw=wd / 2.5, label=lbl)
+                    for i, (_, lbl, col, wd) in enumerate(KV_STYLES) if i in cls]
+    if "roads" in context and context["roads"]["interstate"].astype(bool).any():
+        handles.append(Line2D([], [], color="#8c2d04", lw=1, label="Interstate"))
+    # Land, lines, roads and borders are the same for every park type over a study: drawn once
+    # into an image and laid under each park's sites.
+    extent = (xmin, xmax, ymin, ymax)
+    ax.imshow(_background(context, states, extent), extent=extent, zorder=1, interpolation="antialiased")
     cmap = LinearSegmentedColormap.from_list("score", SCORE_COLORS)
     scores = sites["score"].astype(float).to_numpy() if len(sites) else np.array([0.0])
     lo, hi = math.floor(scores.min() / 10) * 10, max(math.ceil(scores.max() / 10) * 10, math.floor(scores.min() / 10) * 10 + 10)

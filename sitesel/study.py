@@ -134,6 +134,7 @@ class Study:
     _candidates: dict = field(default_factory=dict)
     _supersets: dict = field(default_factory=dict)
     _executor: object = None
+    cpu_seconds: dict = field(default_factory=dict)
     _guard: threading.RLock = field(default_factory=threading.RLock)
 
     @classmethod
@@ -165,6 +166,19 @@ class Study:
         return cls(manifest=manifest, region=region, grid=grid, cap_km=cap, use_cache=use_cache, progress=progress,
                    workers=workers, scheduler=scheduler, dask_workers=dask_workers, tile_size=tile_size,
                    task_bytes=task_bytes)
+
+    def __getstate__(self) -> dict:
+        """Pickled (to write outputs in a worker process) without caches, locks or workers."""
+        state = dict(self.__dict__)
+        for k in ("_values", "_candidates", "_supersets", "cpu_seconds"):
+            state[k] = {}
+        state["_executor"] = None
+        state["_guard"] = None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._guard = threading.RLock()
 
     def __enter__(self) -> "Study":
         return self
@@ -314,6 +328,8 @@ class Study:
                     for lyr in MEASURES[n].layers:
                         if not self.manifest.has(lyr):
                             raise LayerError(f"measure '{n}' needs layer '{lyr}', which the manifest lacks")
+                alias = self._same_features(missing)
+                missing_all, missing = missing, [n for n in missing if n not in alias]
                 cells_path = self._cells_file(land, sup)
                 work = float(self.grid.size) * len(missing)
                 if self._executor is None:
@@ -327,7 +343,7 @@ class Study:
                     result.update(engine.compute_values(
                         self.spec, missing, sup.cells, cells_path, ex,
                         task_bytes=self.task_bytes or engine.DEFAULT_TASK_BYTES, tile_size=self.tile_size,
-                        progress=self.progress))
+                        progress=self.progress, cpu_seconds=self.cpu_seconds))
 
                 with self.progress.step(f"measures ({len(missing)}: {', '.join(missing)})"):
                     if isinstance(ex, engine.SerialExecutor):
@@ -341,10 +357,10 @@ class Study:
                         t.join()
                         if "__error__" in result:
                             raise result.pop("__error__")
-                for n in missing:
-                    got[n] = result[n]
+                for n in missing_all:
+                    got[n] = result[alias.get(n, n)]
                     if self.use_cache:
-                        save_array(self._value_path(land, sup_path, n), result[n])
+                        save_array(self._value_path(land, sup_path, n), got[n])
             self.candidates(land)
             keep = self._candidates[land][1]
             for n in base:
@@ -352,6 +368,23 @@ class Study:
             for n in todo:
                 if MEASURES[n].derived:
                     self._values[(land, n)] = engine.derive(n, {d: self._values[(land, d)] for d in MEASURES[n].depends})
+
+    def _same_features(self, names) -> dict[str, str]:
+        """Distance measures whose filters select the same features as another's (e.g. lines of
+        >= 115 kV and >= 230 kV when no line lies in between): name -> the one to compute."""
+        from .measures import MEASURES
+
+        groups: dict[tuple, list[str]] = {}
+        for n in sorted(names):
+            m = MEASURES[n]
+            feats = m.params.get("features", ()) if m.is_distance else ()
+            if len(feats) != 1 or feats[0][1] is None:
+                continue
+            layer, column, minimum = feats[0]
+            col = self.layer(layer)[column].to_numpy(dtype="float64")
+            chosen = np.flatnonzero(col >= minimum)
+            groups.setdefault((layer, digest(chosen.tobytes())), []).append(n)
+        return {other: members[0] for members in groups.values() for other in members[1:]}
 
     def values(self, name: str, land: str = "federal") -> np.ndarray:
         """A measure's values at :meth:`candidates` (float32, NaN = no data, inf = beyond the cap)."""

@@ -116,3 +116,18 @@ def test_disk_cache_is_reused_by_a_new_study(national, tmp_path, monkeypatch):
     monkeypatch.setattr(engine, "compute_values", refuse)
     with Study.open(national, region, 4000) as st:
         assert np.array_equal(st.values("dist_rail_km"), first, equal_nan=True)
+
+
+def test_candidate_cells_do_not_depend_on_the_mask_tiling(national, monkeypatch):
+    from sitesel import land
+
+    region = resolve_region(national, "AZ,NM", None)
+    got = {}
+    for size in (8192, 300):
+        monkeypatch.setattr(land, "MASK_TILE", size)
+        with Study.open(national, region, 2000, use_cache=False, workers=1) as st:
+            c = st.candidates("federal")
+            got[size] = (c.cells.copy(), c.agency.copy())
+    cells, agency = got[300]
+    assert np.all(np.diff(cells) > 0)  # sorted and unique: every look-up relies on it
+    assert np.array_equal(cells, got[8192][0]) and np.array_equal(agency, got[8192][1])

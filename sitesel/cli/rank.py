@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import argparse
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ..errors import SiteselError
@@ -82,10 +84,29 @@ def run(a: argparse.Namespace) -> int:
     with study:
         # Every park's measures in one go: the most parallel work, and each computed once.
         study.prepare(sorted({m for p in profiles for m in p.measures() if _available(study, m)}), a.land)
-        for profile in profiles:
-            out = Path(a.out) / profile.name if len(profiles) > 1 else Path(a.out)
-            rank_one(a, study, profile, out, prog)
+        # Outputs of one park are written while the next is ranked: by the worker processes
+        # that computed the measures when there are some (maps and pictures are CPU-bound
+        # Python), else by a thread.
+        pool = getattr(study._executor, "pool", None) if len(profiles) > 1 else None
+        thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sitesel-writer")
+        try:
+            pending = []
+            for profile in profiles:
+                out = Path(a.out) / profile.name if len(profiles) > 1 else Path(a.out)
+                result, timings = rank_park(a, study, profile, prog)
+                writer = pool if pool is not None else thread
+                pending.append(writer.submit(write_park, _picklable(a), study, result, timings, out, prog))
+                while pending and pending[0].done():
+                    print(pending.pop(0).result(), flush=True)
+            for f in pending:
+                print(f.result(), flush=True)
+        finally:
+            thread.shutdown(wait=True, cancel_futures=True)
     return 0
+
+
+def _picklable(a: argparse.Namespace) -> argparse.Namespace:
+    return argparse.Namespace(**{k: v for k, v in vars(a).items() if k != "func"})
 
 
 def _available(study, measure: str) -> bool:
@@ -94,28 +115,56 @@ def _available(study, measure: str) -> bool:
     return all(study.manifest.has(lyr) for lyr in MEASURES[measure].layers)
 
 
-def rank_one(a: argparse.Namespace, study, profile, out: Path, prog) -> None:
-    from ..outputs import OutputDir, run_record, write_json, write_products, write_sites, write_surface
+def rank_park(a: argparse.Namespace, study, profile, prog):
+    """Rank one park type; returns the result and the time each step took."""
     from ..rank import rank
-    from ..rundir import read_run
 
     t0 = prog.total
+    before = dict(prog.timings)
     result = rank(study, profile, land=a.land, top=a.top, allow_missing=a.allow_missing)
     if result.profile.dropped:
         w = sum(v for v in result.profile.dropped.values() if v)
         prog.log(f"dropped for missing layers: {', '.join(result.profile.dropped)} ({w:.0%} of the weight)")
-    with prog.step("writing outputs"), OutputDir(out) as tmp:
+    timings = {k: round(v - before.get(k, 0.0), 3) for k, v in prog.timings.items() if v != before.get(k)}
+    timings["rank"] = round(prog.total - t0, 3)
+    return result, timings
+
+
+def write_park(a: argparse.Namespace, study, result, timings: dict, out: Path, prog) -> str:
+    """Write one park's outputs into ``out`` (staged, moved into place when complete); returns
+    the summary lines to print."""
+    from ..outputs import OutputDir, run_record, write_json, write_products, write_sites, write_surface
+    from ..rundir import read_run
+
+    t0 = time.perf_counter()
+    profile = result.profile
+    steps: dict[str, float] = {}
+    with OutputDir(out) as tmp:
+        t = time.perf_counter()
         write_sites(result.sites, tmp)
+        steps["sites.geojson, sites.csv"] = round(time.perf_counter() - t, 3)
+        t = time.perf_counter()
         write_surface(result, study, tmp)
+        steps["suitability.tif"] = round(time.perf_counter() - t, 3)
         args = {k: v for k, v in vars(a).items() if k not in ("func", "export_formats")} | {"park": profile.name}
-        write_json(run_record(study, result, args, prog.timings | {"total": round(prog.total, 3)}), tmp / "run.json")
+        shared = {k: v for k, v in prog.timings.items() if k.startswith(("resolving", "reading", "candidate",
+                                                                          "eligible land (", "measures"))}
+        record = run_record(study, result, args, shared | timings | {"total": round(prog.total, 3)})
+        write_json(record, tmp / "run.json")
         # Map, picture and exports are drawn from the files just written, as `sitesel map` would.
         run = read_run(tmp).with_study(study)
-        write_products(run, tmp, a.export_formats, offline=a.offline_map)
+        write_products(run, tmp, a.export_formats, offline=a.offline_map, timings=steps)
+        record["timings_s"]["writing outputs"] = round(time.perf_counter() - t0, 3)
+        record["output_timings_s"] = steps
+        write_json(record, tmp / "run.json")
     s = result.stats
-    print(f"{result.profile.name}: {s['sites']} sites ({s['feasible_acres']:,} feasible of "
-          f"{s['eligible_acres']:,} eligible acres) -> {out}  "
-          f"[{prog.total - t0:.1f}s]")
+    lines = [f"{profile.name}: {s['sites']} sites ({s['feasible_acres']:,} feasible of "
+             f"{s['eligible_acres']:,} eligible acres) -> {out}  "
+             f"[rank {timings['rank']:.1f}s, outputs {time.perf_counter() - t0:.1f}s]"]
     for _, row in result.sites.head(3).iterrows():
-        print(f"  #{row['rank']}: {row['score']:.1f}  {row['acres']:.0f} ac  {row['state']} {row['agency']}  "
-              f"({row['lon']:.3f}, {row['lat']:.3f})  {row['reasons']}")
+        lines.append(f"  #{row['rank']}: {row['score']:.1f}  {row['acres']:.0f} ac  {row['state']} {row['agency']}  "
+                     f"({row['lon']:.3f}, {row['lat']:.3f})  {row['reasons']}")
+    if not len(result.sites):
+        lines.append("  no candidate sites: no eligible land in the region passes every hard constraint "
+                     "with room for the footprint")
+    return "\n".join(lines)
