@@ -1,4 +1,8 @@
-"""Exceptions that the command line turns into one clear line and exit status 2."""
+"""Exceptions that the command line turns into one clear line and exit status 2.
+
+Every message names the file, layer or key at fault and says what to do about it; the command
+line prints it as ``sitesel: error: <message>`` (a traceback only with ``--debug``).
+"""
 
 
 class SiteselError(Exception):
@@ -31,3 +35,7 @@ class ProfileError(SiteselError):
 
 class RegionError(SiteselError):
     """The requested region or bounding box cannot be used."""
+
+
+class OutputError(SiteselError):
+    """The output directory cannot be used or written (permissions, existing files, full disk)."""
