@@ -114,7 +114,7 @@ def _close(word: str, options: list[str]) -> str:
     if not hint:
         return ""
     orig = next(o for o in options if o.lower() == hint[0])
-    return f"; did you mean '{orig}'?"
+    return f" (did you mean '{orig}'?)"
 
 
 def _some(cols: list[str], n: int = 12) -> str:

@@ -231,7 +231,7 @@ def _check_raster(spec, study, checks: InputChecks) -> None:
         lo, hi, unit, hint = RASTER_RANGES[spec.name]
         vmin, vmax = float(vals[valid].min()), float(vals[valid].max())
         if vmin < lo or vmax > hi:
-            raise LayerError(f"{where}: values over region {label} run {vmin:g}..{vmax:g}, outside the plausible "
+            raise LayerError(f"{where}: values over region {label} run {vmin:.3g}..{vmax:.3g}, outside the plausible "
                              f"{lo:g}..{hi:g} {unit} (after scale = {spec.scale:g}); check its unit ({hint}) "
                              "and nodata")
     if share < MIN_COVERAGE:

@@ -264,7 +264,10 @@ def parse_profile(doc: dict, source: str = "<profile>") -> Profile:
         criteria.append(Criterion(key, m, float(w), value_function(c, where, MEASURES[m].unit)))
     if not criteria:
         raise ProfileError(f"{source}: needs at least one [criteria.NAME] table")
-    total = math.fsum(c.weight for c in criteria)
+    try:
+        total = math.fsum(c.weight for c in criteria)
+    except OverflowError:
+        total = math.inf
     if total <= 0:
         raise ProfileError(f"{source}: every criterion weight is 0; give at least one a positive weight")
     if not math.isfinite(total):

@@ -34,8 +34,9 @@ VECTOR_FORMATS = {
 RASTER_FORMATS = {".tif": "GeoTIFF", ".tiff": "GeoTIFF", ".vrt": "GDAL VRT", ".img": "ERDAS Imagine"}
 
 #: Share of sampled features that must lie in (a margin around) the area where the CRS is
-#: defined; below it the CRS label is taken to be wrong.
-MIN_SHARE_IN_AREA = 0.5
+#: defined. A mislabelled file (feet as metres, the wrong zone) puts nearly all of its features
+#: elsewhere; a regional file stored in one state-plane zone still has a good share inside.
+MIN_SHARE_IN_AREA = 0.25
 #: Features sampled (spread over the file) for the area-of-use check.
 SAMPLE_FEATURES = 400
 
@@ -329,14 +330,20 @@ def check_coordinates(crs: CRS, bounds: tuple[float, float, float, float], sampl
         if share < MIN_SHARE_IN_AREA:
             raise LayerError(
                 f"{label}: {1 - share:.0%} of its features lie outside the area where its CRS {_crs_name(crs)} "
-                f"applies ({aou.name}; lon {aou.west:g}..{aou.east:g}, lat {aou.south:g}..{aou.north:g}): the CRS label "
-                f"is wrong (e.g. feet labelled as metres, or the wrong zone); {fix}")
+                f"applies ({_area_name(aou.name)}: lon {aou.west:g}..{aou.east:g}, lat {aou.south:g}..{aou.north:g}): "
+                f"if the label is wrong (e.g. feet labelled as metres, or the wrong zone), {fix}; if not, reproject "
+                "the data to a CRS that covers them (e.g. EPSG:4269)")
     try:
         with np.errstate(all="ignore"):
             ll = to_ll.transform_bounds(xmin, ymin, xmax, ymax, densify_pts=21, errcheck=False)
     except (CRSError, ProjError):
         return None
     return tuple(float(v) for v in ll) if all(math.isfinite(v) for v in ll) else None
+
+
+def _area_name(name: str) -> str:
+    name = name.split(" - counties")[0].split(" - onshore")[0].rstrip(".")
+    return name if len(name) <= 60 else name[:57] + "..."
 
 
 def _big(v: float) -> str:
@@ -364,5 +371,7 @@ def gdal_reason(exc: Exception) -> str:
         return "file not found; fix its path in the layer manifest"
     else:
         why = "GDAL cannot read it"
-    detail = text if len(text) <= 160 else text[:157] + "..."
+    if "failed: " in text:  # GDAL's SQLite errors: the statement, then the reason
+        text = text.split("failed: ")[-1].split(";")[0]
+    detail = text if len(text) <= 120 else text[:117] + "..."
     return f"{why} ({detail}); re-download or re-export it"

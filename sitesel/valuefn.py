@@ -86,8 +86,7 @@ def value_function(spec: dict, where: str, unit: str | None = None) -> ValueFunc
         if not isinstance(t, list) or not isinstance(sc, list) or not t or len(sc) != len(t) + 1:
             raise ProfileError(f"{where}: step needs a non-empty list of thresholds and one more score than "
                                "thresholds, e.g. thresholds = [230, 345], scores = [0, 0.5, 1]")
-        t = [value("thresholds", v) for v in t]
-        if t != sorted(t):
+        if [value("thresholds", v) for v in t] != sorted(value("thresholds", v) for v in t):
             raise ProfileError(f"{where}.thresholds must be ascending, not {t}")
         sc = [_number(v, f"{where}.scores") for v in sc]
         if any(not 0 <= v <= 1 for v in sc):
@@ -138,6 +137,8 @@ _CONVERSIONS = {
     "kV": {"kv": 1.0, "v": 0.001},
     "MW": {"mw": 1.0, "gw": 1000.0, "kw": 0.001},
     "kWh/m2/day": {"kwh/m2/day": 1.0, "mj/m2/day": 1 / 3.6},
+    "acres": {"acres": 1.0, "acre": 1.0, "ac": 1.0, "ha": 2.4710538, "km2": 247.10538},
+    "people": {"people": 1.0, "persons": 1.0},
 }
 
 
@@ -174,7 +175,7 @@ def _as_number(text: str, unit: str | None) -> str:
     given = (m.group(2) or "").strip().lower()
     if not given or unit is None:
         return f"{suffix}, e.g. {x:g}"
-    factor = _CONVERSIONS.get(unit, {}).get(given)
+    factor = 1.0 if given == unit.lower() else _CONVERSIONS.get(unit, {}).get(given)
     if factor is None:
         return f" in {unit} (not {m.group(2).strip()})"
     return f" in {unit}, e.g. {x * factor:g}"
