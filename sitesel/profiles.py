@@ -69,7 +69,19 @@ class Profile:
     def weights(self) -> dict[str, float]:
         """Normalised weights (sum 1)."""
         total = math.fsum(c.weight for c in self.criteria)
-        return {c.key: c.weight / total for c in self.criteria}
+        w = {c.key: c.weight / total for c in self.criteria}
+        # Rounding can make a perfect site add up to 100.00000000000001 points: trim the largest
+        # weight by a few ulps so that 100 * sum(weights), added in order, is at most 100.
+        top = max(w, key=w.get)
+        while self._full_marks(w) > 100.0:
+            w[top] = math.nextafter(w[top], 0.0)
+        return w
+
+    def _full_marks(self, w: dict[str, float]) -> float:
+        acc = 0.0
+        for c in self.criteria:
+            acc += 100.0 * w[c.key]
+        return acc
 
     def measures(self) -> list[str]:
         return sorted({c.measure for c in self.criteria} | {c.measure for c in self.constraints})

@@ -79,8 +79,8 @@ def value_function(spec: dict, where: str, unit: str | None = None) -> ValueFunc
 
     if kind == "linear":
         best, worst = value("best"), value("worst")
-        if best == worst:
-            raise ProfileError(f"{where}: linear best and worst must differ (both are {best:g})")
+        if np.float32(best) == np.float32(worst):  # scores are computed in float32
+            raise ProfileError(f"{where}: linear best and worst must differ (they are {best:g} and {worst:g})")
     elif kind == "step":
         t, sc = params["thresholds"], params["scores"]
         if not isinstance(t, list) or not isinstance(sc, list) or not t or len(sc) != len(t) + 1:
