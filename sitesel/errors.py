@@ -8,6 +8,10 @@ line prints it as ``sitesel: error: <message>`` (a traceback only with ``--debug
 class SiteselError(Exception):
     """A problem with the user's input, data or request (not a bug in sitesel)."""
 
+    def __str__(self) -> str:
+        # One line, whatever a file name, key or GDAL message dropped into it.
+        return " ".join(super().__str__().split())
+
 
 class ManifestError(SiteselError):
     """The layer manifest is missing, malformed, or names files that cannot be read."""

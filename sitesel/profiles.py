@@ -241,7 +241,7 @@ def parse_profile(doc: dict, source: str = "<profile>") -> Profile:
             raise ProfileError(f"{where} must be a table with measure = ... and min and/or max")
         _unknown(c, _CONSTRAINT_KEYS, where)
         m = c.get("measure")
-        if m not in MEASURES:
+        if not isinstance(m, str) or m not in MEASURES:
             raise ProfileError(f"{where}: unknown measure {m!r}{_suggest(str(m), MEASURES)}")
         unit = MEASURES[m].unit
         lo, hi = c.get("min"), c.get("max")
@@ -265,7 +265,7 @@ def parse_profile(doc: dict, source: str = "<profile>") -> Profile:
             raise ProfileError(f"{where} must be a table with measure, weight and function")
         _unknown(c, _CRIT_KEYS, where)
         m = c.get("measure")
-        if m not in MEASURES:
+        if not isinstance(m, str) or m not in MEASURES:
             raise ProfileError(f"{where}: unknown measure {m!r}{_suggest(str(m), MEASURES)}")
         if "weight" not in c:
             raise ProfileError(f"{where}: weight is missing; give a number >= 0 (weights are normalised to sum 1)")

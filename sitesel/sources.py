@@ -122,6 +122,9 @@ def _check_sqlite(path: Path, name: str, head: bytes) -> None:
     if not head.startswith(b"SQLite format 3\0"):
         raise LayerError(f"{_label(name, path)}: not a GeoPackage (no SQLite header); "
                          "re-download it or re-export it with ogr2ogr -f GPKG")
+    if len(head) < 100:
+        raise LayerError(f"{_label(name, path)}: the GeoPackage is truncated ({len(head)} bytes); "
+                         "re-download or re-export it")
     # The header records the page size and, when valid, the page count: a shorter file was cut off.
     page_size = struct.unpack(">H", head[16:18])[0]
     page_size = 65536 if page_size == 1 else page_size

@@ -64,7 +64,7 @@ def value_function(spec: dict, where: str, unit: str | None = None) -> ValueFunc
     if not isinstance(spec, dict):
         raise ProfileError(f"{where}: must be a table with function = ... and its parameters")
     kind = spec.get("function")
-    if kind not in PARAMS:
+    if not isinstance(kind, str) or kind not in PARAMS:
         raise ProfileError(f"{where}.function must be one of {', '.join(PARAMS)}, not {kind!r}")
     missing_keys = [k for k in PARAMS[kind] if k not in spec]
     if missing_keys:
