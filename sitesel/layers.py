@@ -24,6 +24,7 @@ import rasterio
 import shapely
 from affine import Affine
 from pyproj import CRS, Transformer
+from pyproj.exceptions import CRSError, ProjError
 from rasterio.warp import Resampling, reproject
 
 from .errors import LayerError
@@ -191,7 +192,12 @@ def read_vector(
             geometry=gpd.GeoSeries(df.geometry.values, index=df.index).set_crs(info.crs, allow_override=True),
         )
         if len(out):
-            out = out.to_crs(crs)
+            try:
+                out = out.to_crs(crs)
+            except (CRSError, ProjError) as exc:
+                raise LayerError(f"layer '{spec.name}' ({src.path}): cannot reproject from its CRS "
+                                 f"({' '.join(str(exc).split())[:100]}); fix the file's CRS (.prj) or set "
+                                 "crs = \"EPSG:...\" in the layer's manifest entry") from None
         else:
             out = out.set_crs(crs, allow_override=True)
         frames.append(out)

@@ -321,9 +321,15 @@ def check_coordinates(crs: CRS, bounds: tuple[float, float, float, float], sampl
         raise LayerError(f"{label}: coordinates lie within +-180/+-90 ({xmin:.4g}..{xmax:.4g}, {ymin:.4g}..{ymax:.4g}) "
                          f"but its CRS {_crs_name(crs)} is in {unit}s: they look like longitude/latitude degrees; {fix}")
     try:
-        to_ll = Transformer.from_crs(crs, crs.geodetic_crs or "EPSG:4326", always_xy=True)
+        # To WGS84, not to the CRS's own datum: this builds the whole pipeline (units included),
+        # so a damaged definition (e.g. a unit of 0 in a .prj) fails here, not during the run.
+        to_ll = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+        bad_unit = any(not a.unit_conversion_factor > 0 for a in crs.axis_info)
     except (CRSError, ProjError) as exc:
-        raise LayerError(f"{label}: its CRS {_crs_name(crs)} cannot be used ({exc}); {fix}") from None
+        raise LayerError(f"{label}: its CRS {_crs_name(crs)} cannot be used ({' '.join(str(exc).split())[:100]}); "
+                         f"{fix}") from None
+    if bad_unit:
+        raise LayerError(f"{label}: its CRS {_crs_name(crs)} has a unit of length 0; {fix}")
     aou = _area_of_use(crs)
     if aou is not None and len(sample):
         with np.errstate(all="ignore"):

@@ -72,12 +72,41 @@ def succeeds(argv: list[str], tmp_path: Path, capsys) -> tuple[dict, str]:
 
 
 # ------------------------------------------------------------------------------------ files
-def test_missing_file(tmp_path, capsys, previous_run):
-    m = rc.manifest(tmp_path, federal_lands='path = "federal_lands/federal_lands_coarse_usgs_natatlas.gkpg"\n'
-                                           'layer = "federal_lands_polygons"\nfields = { agency = "agency" }')
-    fails([*FAB, *NM, "--layers", str(m)], tmp_path, capsys, previous_run,
-          "layer 'federal_lands'", "file not found", "natatlas.gkpg",
-          "did you mean federal_lands_coarse_usgs_natatlas.gpkg", "fix its path in the layer manifest")
+# Manifest entries pointing at real files in a way that cannot work: (layer, entry, message fragments).
+BAD_ENTRIES = {
+    "missing_file": ("federal_lands", 'path = "federal_lands/federal_lands_coarse_usgs_natatlas.gkpg"\n'
+                     'layer = "federal_lands_polygons"\nfields = { agency = "agency" }',
+                     ["layer 'federal_lands'", "file not found", "natatlas.gkpg",
+                      "did you mean federal_lands_coarse_usgs_natatlas.gpkg", "fix its path in the layer manifest"]),
+    "unsupported_format": ("power_plants", 'path = "grid/raw/Power_Plants.csv"\nfields = { mw = "Total_MW" }',
+                           ["layer 'power_plants'", "Power_Plants.csv", "unsupported format '.csv'", "convert it to"]),
+    "layer_name_not_in_file": ("substations", 'path = "grid/substations_hifld.gpkg"\nlayer = "substations"\n'
+                               'fields = { max_kv = "max_volt_kv_best" }',
+                               ["layer 'substations'", "no layer 'substations'", "did you mean 'substations_conus'",
+                                "fix layer = ... in the manifest"]),
+    "wrong_geometry_type": ("federal_lands", 'path = "federal_lands/federal_lands_coarse_usgs_natatlas.gpkg"\n'
+                            'layer = "collapsed_small_units_points"\nfields = { agency = "agency" }',
+                            ["layer 'federal_lands'", "holds Point features", "needs polygons",
+                             "point the manifest at a polygon layer"]),
+    "filter_matching_nothing": ("interstates", 'path = "transport/us_highways_tiger_generalized.gpkg"\n'
+                                'layer = "us_highways"\nwhere = "is_interstate = 7"',
+                                ["layer 'interstates'", "where = 'is_interstate = 7'", "matches no feature",
+                                 "fix it in the manifest"]),
+    "mapped_attribute_absent": ("transmission_lines", 'path = "grid/transmission_lines_hifld_230kv_plus.gpkg"\n'
+                                'fields = { voltage_kv = "VOLTAGE" }',
+                                ["layer 'transmission_lines'", "no column 'VOLTAGE'", "did you mean 'voltage_kv'"]),
+    "attribute_of_wrong_type": ("substations", 'path = "grid/substations_hifld.gpkg"\nlayer = "substations_conus"\n'
+                                'fields = { max_kv = "max_volt_basis" }',
+                                ["layer 'substations'", "column 'max_volt_basis' (mapped to 'max_kv') holds text such as",
+                                 "not numbers", "map max_kv to a numeric column"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_ENTRIES))
+def test_bad_layer_entry(tmp_path, capsys, previous_run, case):
+    layer, entry, fragments = BAD_ENTRIES[case]
+    m = rc.manifest(tmp_path, **{layer: entry})
+    fails([*FAB, *NM, "--layers", str(m)], tmp_path, capsys, previous_run, *fragments)
 
 
 def test_unreadable_file(tmp_path, previous_run):
@@ -150,20 +179,6 @@ def test_zipped_shapefile_is_read(tmp_path):
     ref = gpd.read_file(rc.SUBSTATIONS_ZIP).to_crs(5070)
     assert len(gdf) == len(ref) == 51338
     assert gdf.geometry.distance(ref.geometry).max() < 0.01
-
-
-def test_unsupported_format(tmp_path, capsys, previous_run):
-    m = rc.manifest(tmp_path, power_plants='path = "grid/raw/Power_Plants.csv"\nfields = { mw = "Total_MW" }')
-    fails([*FAB, *NM, "--layers", str(m)], tmp_path, capsys, previous_run,
-          "layer 'power_plants'", "Power_Plants.csv", "unsupported format '.csv'", "convert it to")
-
-
-def test_layer_name_not_in_file(tmp_path, capsys, previous_run):
-    m = rc.manifest(tmp_path, substations='path = "grid/substations_hifld.gpkg"\nlayer = "substations"\n'
-                                          'fields = { max_kv = "max_volt_kv_best" }')
-    fails([*FAB, *NM, "--layers", str(m)], tmp_path, capsys, previous_run,
-          "layer 'substations'", "no layer 'substations'", "did you mean 'substations_conus'",
-          "fix layer = ... in the manifest")
 
 
 # ------------------------------------------------------------------------------------ CRS
@@ -261,26 +276,12 @@ def test_all_geometries_empty(tmp_path, capsys, previous_run):
           "layer 'substations'", str(f), f"all {len(subs):,} features have empty geometry", "re-export")
 
 
-def test_wrong_geometry_type(tmp_path, capsys, previous_run):
-    m = rc.manifest(tmp_path, federal_lands='path = "federal_lands/federal_lands_coarse_usgs_natatlas.gpkg"\n'
-                                            'layer = "collapsed_small_units_points"\nfields = { agency = "agency" }')
-    fails([*FAB, *NM, "--layers", str(m)], tmp_path, capsys, previous_run,
-          "layer 'federal_lands'", "holds Point features", "needs polygons", "point the manifest at a polygon layer")
-
-
 def test_empty_layer(tmp_path, capsys, previous_run):
     f = tmp_path / "plants.gpkg"
     gpd.read_file(rc.PLANTS, engine="pyogrio", max_features=5).iloc[:0].to_file(f, engine="pyogrio")
     m = rc.manifest(tmp_path, power_plants=f'path = "{f}"\nfields = {{ mw = "Total_MW" }}')
     fails([*FAB, *NM, "--layers", str(m)], tmp_path, capsys, previous_run,
           "layer 'power_plants'", str(f), "empty (0 features)")
-
-
-def test_filter_matching_nothing(tmp_path, capsys, previous_run):
-    m = rc.manifest(tmp_path, interstates='path = "transport/us_highways_tiger_generalized.gpkg"\nlayer = "us_highways"\n'
-                                          'where = "is_interstate = 7"')
-    fails([*FAB, *NM, "--layers", str(m)], tmp_path, capsys, previous_run,
-          "layer 'interstates'", "where = 'is_interstate = 7'", "matches no feature", "fix it in the manifest")
 
 
 def test_layer_not_reaching_the_region(tmp_path, capsys, previous_run):
@@ -301,21 +302,6 @@ def test_required_attribute_missing(tmp_path, capsys, previous_run):
     fails([*FAB, *NM, "--layers", str(m)], tmp_path, capsys, previous_run,
           "layer 'transmission_lines'", "has no 'voltage_kv' column", 'fields = { voltage_kv = "COLUMN" }',
           "kv_text")
-
-
-def test_mapped_attribute_absent_gets_suggestion(tmp_path, capsys, previous_run):
-    m = rc.manifest(tmp_path, transmission_lines='path = "grid/transmission_lines_hifld_230kv_plus.gpkg"\n'
-                                                 'fields = { voltage_kv = "VOLTAGE" }')
-    fails([*FAB, *NM, "--layers", str(m)], tmp_path, capsys, previous_run,
-          "layer 'transmission_lines'", "no column 'VOLTAGE'", "did you mean 'voltage_kv'")
-
-
-def test_attribute_of_wrong_type(tmp_path, capsys, previous_run):
-    m = rc.manifest(tmp_path, substations='path = "grid/substations_hifld.gpkg"\nlayer = "substations_conus"\n'
-                                          'fields = { max_kv = "max_volt_basis" }')
-    fails([*FAB, *NM, "--layers", str(m)], tmp_path, capsys, previous_run,
-          "layer 'substations'", "column 'max_volt_basis' (mapped to 'max_kv') holds text such as", "not numbers",
-          "map max_kv to a numeric column")
 
 
 def test_all_values_missing(tmp_path, capsys, previous_run):

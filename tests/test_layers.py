@@ -202,3 +202,14 @@ def test_points_saved_as_a_gpkg_extension_are_not_a_geopackage(tmp_path):
     shutil.copy(rc.PADUS_NM, f)
     with pytest.raises(LayerError, match="not a GeoPackage"):
         read_vector(_spec(tmp_path, "substations", f'path = "{f}"'), "EPSG:5070")
+
+
+def test_damaged_prj_is_a_clear_error(tmp_path):
+    # Found by the fuzzer: a .prj whose degree unit lost its value ("0[]174532925199433").
+    shp = tmp_path / "subs.shp"
+    rc.subset(rc.SUBSTATIONS, "substations_conus").to_file(shp, engine="pyogrio")
+    prj = shp.with_suffix(".prj")
+    prj.write_text(prj.read_text().replace("0.0174532925199433", "0[]174532925199433"))
+    with pytest.raises(LayerError, match=r"its CRS .* cannot be used .*fix the file's CRS \(\.prj\)"):
+        read_vector(_spec(tmp_path, "substations", f'path = "{shp}"\nfields = {{ max_kv = "max_volt_k" }}'),
+                    "EPSG:5070", rc.NM_BOX)
