@@ -125,7 +125,8 @@ def _some(cols: list[str], n: int = 12) -> str:
 _FAMILY_OF = {t: fam for fam, types in _GEOM_FAMILY.items() for t in types}
 
 
-def _check_declared_type(spec: LayerSpec, info: VectorInfo, family: str) -> None:
+def check_declared_type(spec: LayerSpec, info: VectorInfo, family: str) -> None:
+    """Refuse a source whose declared geometry type belongs to another family than the layer's."""
     declared = _FAMILY_OF.get(info.geometry_type.replace(" Z", "").replace(" M", "").replace("3D ", ""))
     if declared is not None and declared != family:
         raise LayerError(f"layer '{spec.name}' ({info.path}) holds {info.geometry_type} features, but "
@@ -182,7 +183,7 @@ def read_vector(
     frames = []
     for src in spec.sources:
         info = vector_info(src.path, src.layer, spec.name, spec.crs)
-        _check_declared_type(spec, info, family)
+        check_declared_type(spec, info, family)
         wanted = column_mapping(spec, info)
         read_cols = sorted({c for c in wanted.values() if c is not None})
         df = _read_source(spec, src, info, read_cols, _bbox_in(info, bbox_lonlat))

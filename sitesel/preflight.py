@@ -9,17 +9,18 @@ that says which cells are affected.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 import pyogrio
-import warnings
 from pyproj import Transformer
 from rasterio.warp import Resampling
 
 from .errors import LayerError
 from .grid import grid_for_bounds, rasterize_mask
-from .layers import LayerReport, _check_declared_type, column_mapping, numeric_values, raster_info, read_raster
+from .layers import LayerReport, check_declared_type, column_mapping, numeric_values, raster_info, read_raster
 from .manifest import CANONICAL_LAYERS, NUMERIC_COLUMNS, REQUIRED_COLUMNS, Manifest
 from .sources import gdal_reason, vector_info
 
@@ -98,14 +99,14 @@ def _check_vector(spec, study, area, checks: InputChecks) -> None:
     label = study.region.label
     infos = [vector_info(src.path, src.layer, spec.name, spec.crs) for src in spec.sources]
     for info in infos:
-        _check_declared_type(spec, info, family)
+        check_declared_type(spec, info, family)
         column_mapping(spec, info)
     near = [i for i in infos if i.lonlat_bounds is None or _overlaps(i.lonlat_bounds, area)]
     if not near:
         known = [i.lonlat_bounds for i in infos if i.lonlat_bounds]
         cover = _box((min(b[0] for b in known), min(b[1] for b in known), max(b[2] for b in known),
                       max(b[3] for b in known))) if known else "elsewhere"
-        files = ", ".join(i.path.name for i in infos)
+        files = ", ".join(i.path.name for i in infos) if len(infos) <= 2 else f"{len(infos)} files"
         if spec.name in EXCLUSION_LAYERS:
             checks.warnings.append(f"layer '{spec.name}' ({files}) has no features near region {label} (it covers "
                                    f"{cover}): nothing there is excluded as a protected area")
@@ -149,8 +150,6 @@ def _check_numbers(spec, infos, canon: str, area) -> None:
         except Exception as exc:
             raise LayerError(f"layer '{spec.name}' ({info.path}): cannot read the file: {gdal_reason(exc)}") from None
         parts.append(df[col])
-    import pandas as pd
-
     raw = pd.concat(parts, ignore_index=True) if parts else pd.Series([], dtype=float)
     numeric_values(raw, spec, canon, LayerReport())
 
