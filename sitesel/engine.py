@@ -92,17 +92,33 @@ def plan_tiles(grid: Grid, measure: str, cap_km: float, task_bytes: int = DEFAUL
     return tiles(grid, tile_size, halo)
 
 
-def memory_estimate(grid: Grid, measures: Iterable[str], cap_km: float, workers: int,
-                    task_bytes: int = DEFAULT_TASK_BYTES) -> int:
-    """Peak bytes the computation is expected to need: the largest task per worker plus the
-    candidate masks and per-park arrays held by the main process."""
-    biggest = 0
-    for name in measures:
-        if MEASURES[name].derived:
-            continue
-        t = plan_tiles(grid, name, cap_km, task_bytes)[0]
-        biggest = max(biggest, t.extent[0] * t.extent[1] * MEASURES[name].bytes_per_cell() if t.extent else 0)
-    return biggest * max(1, workers) + grid.size * 6
+def memory_budget() -> int:
+    """Bytes a study may use by default: 80 % of this machine's memory (0 if unknown)."""
+    try:
+        return int(0.8 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
+def task_budget(budget: int, workers: int) -> int:
+    """Bytes one task may use: an even share of half the budget, at most the default."""
+    if not budget:
+        return DEFAULT_TASK_BYTES
+    return int(max(2**28, min(DEFAULT_TASK_BYTES, budget / 2 / max(1, workers))))
+
+
+#: Bytes per candidate cell held by the main process: cell index, agency, ~20 measures (float32)
+#: and the per-park feasible cells and scores.
+BYTES_PER_CANDIDATE = 8 + 1 + 20 * 4 + 16
+
+
+def base_memory(grid: Grid, region_geom) -> int:
+    """Bytes a study needs whatever the tiling: per-candidate vectors (every cell of the region, the
+    worst case, as with ``--land all``) and one region-sized score raster per output writer."""
+    xmin, ymin, xmax, ymax = region_geom.bounds
+    region_cells = (xmax - xmin) * (ymax - ymin) / (grid.res * grid.res)
+    share = min(1.0, region_geom.area / max((xmax - xmin) * (ymax - ymin), 1.0))
+    return int(region_cells * share * BYTES_PER_CANDIDATE + region_cells * 4 * 3)
 
 
 # -- executors -------------------------------------------------------------------------------

@@ -1,8 +1,16 @@
-"""Exceptions that the command line turns into one clear line and exit status 2."""
+"""Exceptions that the command line turns into one clear line and exit status 2.
+
+Every message names the file, layer or key at fault and says what to do about it; the command
+line prints it as ``sitesel: error: <message>`` (a traceback only with ``--debug``).
+"""
 
 
 class SiteselError(Exception):
     """A problem with the user's input, data or request (not a bug in sitesel)."""
+
+    def __str__(self) -> str:
+        # One line, whatever a file name, key or GDAL message dropped into it.
+        return " ".join(super().__str__().split())
 
 
 class ManifestError(SiteselError):
@@ -11,6 +19,10 @@ class ManifestError(SiteselError):
 
 class LayerError(SiteselError):
     """A layer's file or contents cannot be used."""
+
+
+class EmptyLayerError(LayerError):
+    """A layer's file holds no features."""
 
 
 class MissingLayerError(SiteselError):
@@ -39,3 +51,7 @@ class CatalogError(SiteselError):
 
 class FetchError(SiteselError):
     """A download failed, was incomplete, or did not match its checksum."""
+
+
+class OutputError(SiteselError):
+    """The output directory cannot be used or written (permissions, existing files, full disk)."""

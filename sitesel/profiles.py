@@ -4,6 +4,8 @@ Profiles are TOML files (``data/profiles/<name>.toml``; schema in ``docs/schema.
 """
 from __future__ import annotations
 
+import math
+import re
 import tomllib
 from dataclasses import dataclass, field
 from difflib import get_close_matches
@@ -12,7 +14,7 @@ from pathlib import Path
 from .paths import builtin_data
 from .errors import ProfileError
 from .measures import MEASURES
-from .valuefn import ValueFunction, value_function
+from .valuefn import ValueFunction, check_value, value_function
 
 _TOP_KEYS = {"name", "title", "description", "footprint", "land", "constraints", "criteria", "sources"}
 _CRIT_KEYS = {"measure", "weight", "function", "best", "worst", "thresholds", "scores", "midpoint", "width",
@@ -66,8 +68,20 @@ class Profile:
     @property
     def weights(self) -> dict[str, float]:
         """Normalised weights (sum 1)."""
-        total = sum(c.weight for c in self.criteria)
-        return {c.key: c.weight / total for c in self.criteria}
+        total = math.fsum(c.weight for c in self.criteria)
+        w = {c.key: c.weight / total for c in self.criteria}
+        # Rounding can make a perfect site add up to 100.00000000000001 points: trim the largest
+        # weight by a few ulps so that 100 * sum(weights), added in order, is at most 100.
+        top = max(w, key=w.get)
+        while self._full_marks(w) > 100.0:
+            w[top] = math.nextafter(w[top], 0.0)
+        return w
+
+    def _full_marks(self, w: dict[str, float]) -> float:
+        acc = 0.0
+        for c in self.criteria:
+            acc += 100.0 * w[c.key]
+        return acc
 
     def measures(self) -> list[str]:
         return sorted({c.measure for c in self.criteria} | {c.measure for c in self.constraints})
@@ -111,7 +125,8 @@ def load_profile(name_or_path: str | Path) -> Profile:
     if p.suffix == ".toml" or p.exists():
         path = p
         if not path.is_file():
-            raise ProfileError(f"profile file not found: {path}")
+            raise ProfileError(f"profile file not found: {path}; give an existing .toml file or a park type "
+                               f"({', '.join(list_profiles())})")
     else:
         path = builtin_dir() / f"{name_or_path}.toml"
         if not path.is_file():
@@ -123,63 +138,152 @@ def load_profile(name_or_path: str | Path) -> Profile:
     try:
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
-        raise ProfileError(f"{path}: not valid TOML: {exc}") from None
+        raise ProfileError(f"{path}: not valid TOML ({exc}); fix the file (schema: docs/schema.md)") from None
+    except UnicodeDecodeError:
+        raise ProfileError(f"{path}: not a text file; a profile is TOML (docs/schema.md)") from None
+    except OSError as exc:
+        raise ProfileError(f"cannot read profile {path}: {exc.strerror}; check its permissions") from None
     return parse_profile(doc, str(path))
 
 
 def _suggest(word: str, options) -> str:
-    hint = get_close_matches(word, list(options), n=1)
-    return f"; did you mean '{hint[0]}'?" if hint else ""
+    hint = get_close_matches(str(word), sorted(options), n=1)
+    return f"; did you mean '{hint[0]}'?" if hint else f" (expected one of {', '.join(sorted(options))})"
+
+
+def _unknown(table: dict, allowed, where: str) -> None:
+    bad = sorted(str(k) for k in set(table) - set(allowed))
+    if bad:
+        raise ProfileError(f"{where}: unknown key '{bad[0]}'{_suggest(bad[0], allowed)}")
+
+
+def _table(doc: dict, key: str, where: str, required: bool = False) -> dict:
+    v = doc.get(key)
+    if v is None:
+        if required:
+            raise ProfileError(f"{where}: needs a [{key}] table (schema: docs/schema.md)")
+        return {}
+    if not isinstance(v, dict):
+        raise ProfileError(f"{where}: '{key}' must be a table ([{key}]), not {type(v).__name__}")
+    return v
+
+
+def _number(v, where: str, unit: str) -> float:
+    from .valuefn import _number as num
+
+    return num(v, where, unit)
+
+
+_FOOTPRINT_KEYS = {"min_acres", "separation_km"}
+_LAND_KEYS = {"eligible_agencies"}
+_CONSTRAINT_KEYS = {"measure", "min", "max", "note"}
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+#: Managing agencies known to PAD-US and the National Atlas (codes after the manifest's agency_map).
+KNOWN_AGENCIES = ("ARS", "BIA", "BLM", "BOEM", "DOC", "DOD", "DOE", "DOJ", "DOT", "FAA", "FWS", "GSA", "HHS", "MWAA",
+                  "NASA", "NOAA", "NPS", "NRCS", "OTHF", "TVA", "USACE", "USBR", "USDA", "USFS", "USGS", "VA")
+#: Footprints above this are refused as a unit mistake (it is most of a large state).
+MAX_ACRES = 10_000_000
+#: Separations above this are refused as a unit mistake (wider than the lower 48).
+MAX_SEPARATION_KM = 5000
 
 
 def parse_profile(doc: dict, source: str = "<profile>") -> Profile:
-    """Validate a profile document (already parsed from TOML)."""
-    for k in doc:
-        if k not in _TOP_KEYS:
-            raise ProfileError(f"{source}: unknown key '{k}'{_suggest(k, _TOP_KEYS)}")
-    name = doc.get("name") or Path(source).stem
-    fp = doc.get("footprint", {})
-    min_acres = fp.get("min_acres")
-    if not isinstance(min_acres, (int, float)) or isinstance(min_acres, bool) or min_acres <= 0:
-        raise ProfileError(f"{source}: footprint.min_acres must be a positive number of acres")
-    sep = fp.get("separation_km", 5.0)
-    if not isinstance(sep, (int, float)) or sep < 0:
-        raise ProfileError(f"{source}: footprint.separation_km must be a non-negative number of km")
-    agencies = tuple(str(a).upper() for a in doc.get("land", {}).get("eligible_agencies", []))
-    if not agencies:
-        raise ProfileError(f"{source}: land.eligible_agencies must list at least one agency")
+    """Validate a profile document (already parsed from TOML).
+
+    Raises
+    ------
+    ProfileError
+        One line naming the file and key at fault, with the closest known name for a typo and
+        the unit for a number of the wrong type or size.
+    """
+    from .land import load_policy
+
+    if not isinstance(doc, dict):
+        raise ProfileError(f"{source}: a profile must be a TOML table (schema: docs/schema.md)")
+    _unknown(doc, _TOP_KEYS, source)
+    name = doc.get("name", Path(source).stem)
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ProfileError(f"{source}: name must be a short identifier such as \"semiconductor_fab\" "
+                           f"(letters, digits, _ . -), not {name!r}")
+    for k in ("title", "description"):
+        if k in doc and not isinstance(doc[k], str):
+            raise ProfileError(f"{source}: {k} must be text in quotes, not {doc[k]!r}")
+    fp = _table(doc, "footprint", source, required=True)
+    _unknown(fp, _FOOTPRINT_KEYS, f"{source}: footprint")
+    if "min_acres" not in fp:
+        raise ProfileError(f"{source}: footprint.min_acres is missing; give the site size in acres (e.g. 500)")
+    min_acres = _number(fp["min_acres"], f"{source}: footprint.min_acres", "acres")
+    if not 0 < min_acres <= MAX_ACRES:
+        raise ProfileError(f"{source}: footprint.min_acres = {min_acres:g} must be a positive number of acres up to "
+                           f"{MAX_ACRES:,} (1 km2 is 247 acres)")
+    sep = _number(fp.get("separation_km", 5.0), f"{source}: footprint.separation_km", "km")
+    if not 0 <= sep <= MAX_SEPARATION_KM:
+        raise ProfileError(f"{source}: footprint.separation_km = {sep:g} must be 0..{MAX_SEPARATION_KM} km "
+                           "(distances are in km)")
+    land = _table(doc, "land", source, required=True)
+    _unknown(land, _LAND_KEYS, f"{source}: land")
+    raw_agencies = land.get("eligible_agencies")
+    if not isinstance(raw_agencies, list) or not raw_agencies or not all(isinstance(a, str) for a in raw_agencies):
+        raise ProfileError(f"{source}: land.eligible_agencies must list at least one agency code, "
+                           "e.g. [\"BLM\", \"DOE\"]")
+    agencies = tuple(a.strip().upper() for a in raw_agencies)
+    never = set(load_policy().never_agencies)
+    for a in agencies:
+        if a in never:
+            raise ProfileError(f"{source}: land.eligible_agencies lists {a}, whose land is never eligible "
+                               f"({', '.join(sorted(never))}: see data/land_policy.toml); remove it")
+        if a not in KNOWN_AGENCIES:
+            raise ProfileError(f"{source}: land.eligible_agencies: unknown agency '{a}'{_suggest(a, KNOWN_AGENCIES)}")
     constraints = []
-    for key, c in (doc.get("constraints") or {}).items():
+    for key, c in _table(doc, "constraints", source).items():
         where = f"{source}: constraints.{key}"
+        if not isinstance(c, dict):
+            raise ProfileError(f"{where} must be a table with measure = ... and min and/or max")
+        _unknown(c, _CONSTRAINT_KEYS, where)
         m = c.get("measure")
-        if m not in MEASURES:
-            raise ProfileError(f"{where}: unknown measure '{m}'{_suggest(str(m), MEASURES)}")
-        bad = set(c) - {"measure", "min", "max", "note"}
-        if bad:
-            raise ProfileError(f"{where}: unknown key(s) {sorted(bad)}")
+        if not isinstance(m, str) or m not in MEASURES:
+            raise ProfileError(f"{where}: unknown measure {m!r}{_suggest(str(m), MEASURES)}")
+        unit = MEASURES[m].unit
         lo, hi = c.get("min"), c.get("max")
         if lo is None and hi is None:
-            raise ProfileError(f"{where}: give min and/or max")
-        for v in (lo, hi):
-            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
-                raise ProfileError(f"{where}: bounds must be numbers in {MEASURES[m].unit}, got {v!r}")
-        constraints.append(Constraint(key, m, None if lo is None else float(lo), None if hi is None else float(hi)))
+            raise ProfileError(f"{where}: give min and/or max (in {unit})")
+        bounds = []
+        for k, v in (("min", lo), ("max", hi)):
+            if v is None:
+                bounds.append(None)
+                continue
+            x = _number(v, f"{where}.{k}", unit)
+            check_value(x, unit, f"{where}.{k}")
+            bounds.append(x)
+        if None not in bounds and bounds[0] > bounds[1]:
+            raise ProfileError(f"{where}: min {bounds[0]:g} is above max {bounds[1]:g}; no site could pass")
+        constraints.append(Constraint(key, m, bounds[0], bounds[1]))
     criteria = []
-    for key, c in (doc.get("criteria") or {}).items():
+    for key, c in _table(doc, "criteria", source).items():
         where = f"{source}: criteria.{key}"
-        bad = set(c) - _CRIT_KEYS
-        if bad:
-            w = sorted(bad)[0]
-            raise ProfileError(f"{where}: unknown key '{w}'{_suggest(w, _CRIT_KEYS)}")
+        if not isinstance(c, dict):
+            raise ProfileError(f"{where} must be a table with measure, weight and function")
+        _unknown(c, _CRIT_KEYS, where)
         m = c.get("measure")
-        if m not in MEASURES:
-            raise ProfileError(f"{where}: unknown measure '{m}'{_suggest(str(m), MEASURES)}")
-        w = c.get("weight")
-        if isinstance(w, bool) or not isinstance(w, (int, float)) or w < 0:
-            raise ProfileError(f"{where}: weight must be a non-negative number")
-        criteria.append(Criterion(key, m, float(w), value_function(c, where)))
-    if not criteria or sum(c.weight for c in criteria) <= 0:
-        raise ProfileError(f"{source}: needs at least one criterion with a positive weight")
+        if not isinstance(m, str) or m not in MEASURES:
+            raise ProfileError(f"{where}: unknown measure {m!r}{_suggest(str(m), MEASURES)}")
+        if "weight" not in c:
+            raise ProfileError(f"{where}: weight is missing; give a number >= 0 (weights are normalised to sum 1)")
+        w = _number(c["weight"], f"{where}.weight", "")
+        if w < 0:
+            raise ProfileError(f"{where}.weight = {w:g} is negative; weights must be >= 0 "
+                               "(they are normalised to sum 1)")
+        criteria.append(Criterion(key, m, float(w), value_function(c, where, MEASURES[m].unit)))
+    if not criteria:
+        raise ProfileError(f"{source}: needs at least one [criteria.NAME] table")
+    try:
+        total = math.fsum(c.weight for c in criteria)
+    except OverflowError:
+        total = math.inf
+    if total <= 0:
+        raise ProfileError(f"{source}: every criterion weight is 0; give at least one a positive weight")
+    if not math.isfinite(total):
+        raise ProfileError(f"{source}: the criterion weights are too large to add up; use weights such as 0.25")
     return Profile(name=name, title=doc.get("title", name), description=doc.get("description", ""),
                    min_acres=float(min_acres), separation_km=float(sep), eligible_agencies=agencies,
                    constraints=tuple(constraints), criteria=tuple(criteria), source=source)

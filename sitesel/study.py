@@ -7,6 +7,7 @@ later run over the same region reuses them. See :mod:`sitesel.engine` for how th
 """
 from __future__ import annotations
 
+import math
 import os
 import threading
 from dataclasses import dataclass, field
@@ -63,29 +64,40 @@ def resolve_region(manifest: Manifest, region: str | None, bbox: tuple[float, fl
         ``(west, south, east, north)`` in degrees; intersected with the states if both are given.
     crs : str, optional
         Override the equal-area CRS.
+
+    Raises
+    ------
+    RegionError
+        No region given; an unknown state code (with a suggestion); a box that is not four finite
+        degrees, is inverted, or lies outside the US.
     """
     if not region and not bbox:
         raise RegionError("give --region (e.g. AZ,NM or L48) or --bbox west,south,east,north")
-    states = read_vector(manifest["states"], "EPSG:4326")
-    states["code"] = states["code"].astype(str).str.upper()
     if bbox is not None:
-        w, s, e, n = bbox
-        if not (w < e and s < n):
-            raise RegionError(f"bbox {bbox} is inverted or empty: give west,south,east,north with west < east and south < north")
-        if not (-180 <= w <= 180 and -180 <= e <= 180 and -90 <= s <= 90 and -90 <= n <= 90):
-            raise RegionError(f"bbox {bbox} is not in degrees of longitude/latitude")
+        _check_bbox(bbox)
+    states = read_vector(manifest["states"], "EPSG:4326")
+    states["code"] = states["code"].astype(str).str.strip().str.upper()
+    if len(states) and not states["code"].str.fullmatch(r"[A-Z]{2}").any():
+        col = manifest["states"].fields.get("code", "code")
+        raise LayerError(f"layer 'states': column '{col}' (mapped to 'code') holds values such as "
+                         f"{states['code'].iloc[0]!r}, not USPS codes; map code to the two-letter postal-code "
+                         "column (e.g. fields = { code = \"stusps\" }) in the manifest")
     if region:
         wanted = [c.strip().upper() for c in region.split(",") if c.strip()]
+        if not wanted:
+            raise RegionError(f"--region {region!r} names no state; give USPS codes such as AZ,NM, or L48")
         if any(c in LOWER48_ALIASES for c in wanted):
             wanted = sorted(set(states["code"]) - {"AK", "HI", "PR", "VI", "GU", "AS", "MP"})
-        unknown = sorted(set(wanted) - set(states["code"]))
+        unknown = [c for c in wanted if c not in set(states["code"])]
         if unknown:
-            raise RegionError(f"unknown state code(s) {', '.join(unknown)}; use USPS codes such as AZ,NM or L48")
+            raise RegionError(f"unknown state code {unknown[0]!r}{_state_hint(unknown[0], states)}; "
+                              "use USPS codes such as AZ,NM, or L48 for the lower 48")
         sel = states[states["code"].isin(wanted)]
     else:
         sel = states[states.intersects(shapely.box(*bbox))]
         if sel.empty:
-            raise RegionError(f"bbox {bbox} does not overlap any US state in the manifest's states layer")
+            raise RegionError(f"bbox {_fmt_box(bbox)} does not overlap any US state; give west,south,east,north "
+                              "in degrees over the US (e.g. -112.5,32.5,-110.5,34.0)")
     codes = sorted(sel["code"])
     crs = crs or crs_for_states(codes)
     geom = shapely.union_all(sel.to_crs(crs).geometry.values)
@@ -94,11 +106,47 @@ def resolve_region(manifest: Manifest, region: str | None, bbox: tuple[float, fl
         box = gpd.GeoSeries([shapely.segmentize(shapely.box(*bbox), 0.05)], crs="EPSG:4326").to_crs(crs).iloc[0]
         geom = shapely.intersection(geom, box)
         if geom.is_empty:
-            raise RegionError(f"bbox {bbox} does not overlap the region {region}")
-    label = region.upper() if region else "bbox " + ",".join(f"{v:g}" for v in bbox)
+            raise RegionError(f"bbox {_fmt_box(bbox)} does not overlap region {region}; "
+                              "give a box inside the region, or drop --region or --bbox")
+    label = region.upper() if region else "bbox " + _fmt_box(bbox)
     if bbox is not None and region:
-        label += " in bbox " + ",".join(f"{v:g}" for v in bbox)
+        label += " in bbox " + _fmt_box(bbox)
     return Region(label=label, codes=codes, bbox=bbox, crs=crs, geometry=geom, states=sel.to_crs(crs))
+
+
+def _fmt_box(bbox) -> str:
+    return ",".join(f"{v:g}" for v in bbox)
+
+
+def _check_bbox(bbox) -> None:
+    """A box must be four finite degrees, west < east and south < north, in lon/lat order."""
+    if len(bbox) != 4 or not all(isinstance(v, (int, float)) and np.isfinite(v) for v in bbox):
+        raise RegionError(f"bbox {bbox} must be four numbers west,south,east,north in degrees")
+    w, s, e, n = bbox
+    if not (-90 <= s <= 90 and -90 <= n <= 90):
+        swapped = -180 <= s <= 180 and -180 <= n <= 180 and -90 <= w <= 90 and -90 <= e <= 90
+        raise RegionError(f"bbox {_fmt_box(bbox)}: latitudes {s:g} and {n:g} must lie within -90..90"
+                          + ("; the order is west,south,east,north (longitude first)" if swapped else
+                             "; give degrees, not metres"))
+    if not (-180 <= w <= 180 and -180 <= e <= 180):
+        raise RegionError(f"bbox {_fmt_box(bbox)}: longitudes {w:g} and {e:g} must lie within -180..180; "
+                          "give degrees, not metres")
+    if not (w < e and s < n):
+        raise RegionError(f"bbox {_fmt_box(bbox)} is inverted or empty: give west,south,east,north with "
+                          "west < east and south < north")
+
+
+def _state_hint(code: str, states: gpd.GeoDataFrame) -> str:
+    from difflib import get_close_matches
+
+    if "name" in states.columns:
+        names = {str(nm).upper(): c for nm, c in zip(states["name"], states["code"]) if nm is not None}
+        if code in names:
+            return f" (use {names[code]} for {code.title()})"
+        hit = get_close_matches(code, list(names), n=1, cutoff=0.75)
+        if hit:
+            return f" (use {names[hit[0]]} for {hit[0].title()})"
+    return ""
 
 
 def default_resolution(region: Region, max_cells: int = DEFAULT_MAX_CELLS) -> float:
@@ -141,7 +189,8 @@ class Study:
     def open(cls, manifest: Manifest, region: Region, resolution: float | None = None, use_cache: bool = True,
              progress: Progress = SILENT, pad_m: float = DEFAULT_PAD_M, cap_km: float | None = None,
              workers: int | None = None, scheduler: str | None = None, dask_workers: int | None = None,
-             tile_size: int | None = None, task_bytes: int | None = None) -> "Study":
+             tile_size: int | None = None, task_bytes: int | None = None,
+             memory_gib: float | None = None) -> "Study":
         """Open a study of ``region`` at ``resolution`` metres (default: see :func:`default_resolution`).
 
         Parameters
@@ -156,6 +205,10 @@ class Study:
         tile_size : int, optional
             Compute measures in tiles of this many cells a side (default: whole grid when it
             fits the per-task memory budget ``task_bytes``).
+        memory_gib : float, optional
+            Memory the study may use (default: 80 % of this machine's). Tiles are sized to fit;
+            a grid whose per-cell arrays alone would not fit is refused before any work, with
+            the resolution that would.
         """
         res = resolution or default_resolution(region)
         if res < MIN_RESOLUTION_M:
@@ -163,6 +216,19 @@ class Study:
                               "the layers are not precise enough for finer cells")
         grid = grid_for_bounds(region.geometry.bounds, region.crs, res, pad_m=pad_m)
         cap = float(cap_km) if cap_km is not None else min(DEFAULT_CAP_KM, pad_m / 1000.0)
+        from . import engine
+
+        budget = int(memory_gib * 2**30) if memory_gib else engine.memory_budget()
+        n_workers = dask_workers or workers or (os.cpu_count() or 1)
+        task_bytes = task_bytes or engine.task_budget(budget, n_workers)
+        need = engine.base_memory(grid, region.geometry)
+        if budget and need > budget:
+            fit = res * math.sqrt(need / budget) * 1.05
+            raise RegionError(
+                f"a {grid.width:,} x {grid.height:,} grid of {res:g} m cells for {region.label} needs about "
+                f"{need / 2**30:.1f} GiB even when tiled, more than the {budget / 2**30:.1f} GiB available; "
+                f"use --resolution {math.ceil(fit / 10) * 10:g} or coarser, a smaller region, or --memory on a "
+                "larger machine")
         return cls(manifest=manifest, region=region, grid=grid, cap_km=cap, use_cache=use_cache, progress=progress,
                    workers=workers, scheduler=scheduler, dask_workers=dask_workers, tile_size=tile_size,
                    task_bytes=task_bytes)

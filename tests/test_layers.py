@@ -1,7 +1,9 @@
 """The loaders on the real files: sentinels, repairs, agency codes, designations, errors."""
+import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from sitesel.errors import LayerError, ManifestError
@@ -123,3 +125,136 @@ fields = {{ max_kv = "_rval_" }}
     b = read_vector(parquet["substations"], "EPSG:5070", bbox)
     assert len(a) == len(b) > 10
     assert a.geometry.geom_equals_exact(b.geometry, 1e-6).all() and (a["max_kv"] == b["max_kv"]).all()
+# ------------------------------------------------------------------ checks on copies of real files
+import geopandas as gpd  # noqa: E402
+import shapely  # noqa: E402
+
+import realcopies as rc  # noqa: E402
+from sitesel.layers import raster_info, read_raster  # noqa: E402
+
+
+def _spec(tmp_path, name, body):
+    return load_manifest(rc.manifest(tmp_path, **{name: body}))[name]
+
+
+AZ_CENTRAL, NM_CENTRAL = (-113.3, 31.4, -110.5, 37.0), (-107.7, 31.8, -104.9, 37.0)
+
+
+@pytest.mark.parametrize("epsg, unit, box", [(2223, "foot", AZ_CENTRAL), (2868, "foot", AZ_CENTRAL),
+                                             (2258, "US survey foot", NM_CENTRAL)])
+def test_feet_crs_is_reprojected_exactly(tmp_path, epsg, unit, box):
+    from pyproj import CRS
+
+    assert CRS.from_epsg(epsg).axis_info[0].unit_name == unit
+    subs = rc.subset(rc.SUBSTATIONS, "substations_conus", box=box)
+    f = tmp_path / "subs.gpkg"
+    subs.to_crs(epsg).to_file(f, engine="pyogrio")
+    gdf = read_vector(_spec(tmp_path, "substations", f'path = "{f}"\nfields = {{ max_kv = "max_volt_kv_best" }}'),
+                      "EPSG:5070")
+    ref = subs.to_crs(5070)
+    assert len(gdf) == len(ref)
+    # Feet read as metres would be off by hundreds of km; US vs international feet by ~1 m.
+    assert gdf.geometry.distance(ref.geometry.reset_index(drop=True)).max() < 0.01
+
+
+def test_crs_from_manifest_when_the_file_has_none(tmp_path):
+    subs = rc.subset(rc.SUBSTATIONS, "substations_conus")
+    shp = rc.without_prj(subs, tmp_path / "subs.shp")
+    with pytest.raises(LayerError, match="has no CRS"):
+        read_vector(_spec(tmp_path, "substations", f'path = "{shp}"\nfields = {{ max_kv = "max_volt_k" }}'), "EPSG:5070")
+    gdf = read_vector(_spec(tmp_path, "substations", f'path = "{shp}"\ncrs = "EPSG:4326"\n'
+                                                     'fields = { max_kv = "max_volt_k" }'), "EPSG:5070")
+    assert gdf.geometry.distance(subs.to_crs(5070).geometry.reset_index(drop=True)).max() < 0.01
+
+
+def test_some_empty_geometries_are_dropped_and_counted(tmp_path):
+    subs = rc.subset(rc.SUBSTATIONS, "substations_conus")
+    subs.loc[subs.index[::10], "geometry"] = shapely.Point()
+    f = tmp_path / "subs.gpkg"
+    subs.to_file(f, engine="pyogrio")
+    rep = LayerReport()
+    gdf = read_vector(_spec(tmp_path, "substations", f'path = "{f}"\nfields = {{ max_kv = "max_volt_kv_best" }}'),
+                      "EPSG:5070", report=rep)
+    emptied = len(subs.index[::10])
+    assert rep.dropped_empty == emptied and len(gdf) == len(subs) - emptied
+
+
+def test_features_of_the_wrong_type_are_dropped_and_counted(tmp_path):
+    subs = rc.subset(rc.SUBSTATIONS, "substations_conus")[["max_volt_kv_best", "geometry"]]
+    lines = rc.subset(rc.LINES).rename(columns={"voltage_kv": "max_volt_kv_best"})[["max_volt_kv_best", "geometry"]]
+    mixed = gpd.GeoDataFrame(pd.concat([subs, lines.head(40)], ignore_index=True), crs=4326)
+    f = tmp_path / "mixed.geojson"
+    mixed.to_file(f, driver="GeoJSON", engine="pyogrio")
+    rep = LayerReport()
+    gdf = read_vector(_spec(tmp_path, "substations", f'path = "{f}"\nfields = {{ max_kv = "max_volt_kv_best" }}'),
+                      "EPSG:5070", report=rep)
+    assert rep.dropped_wrong_type == 40 and len(gdf) == len(subs) and set(gdf.geom_type) == {"Point"}
+
+
+def test_invalid_polygons_are_repaired_and_counted(tmp_path):
+    fl = rc.subset(rc.FEDERAL, "federal_lands_polygons", box=(-109.0, 30.5, -104.5, 35.0))
+    geoms = list(fl.geometry)
+    for i in range(0, len(geoms), 4):  # a bowtie in every fourth polygon
+        g = max(getattr(geoms[i], "geoms", [geoms[i]]), key=lambda p: p.area)
+        ring = list(g.exterior.coords)
+        k = len(ring) // 2
+        ring[1], ring[k] = ring[k], ring[1]
+        geoms[i] = shapely.Polygon(ring)
+    fl = fl.set_geometry(gpd.GeoSeries(geoms, index=fl.index, crs=fl.crs))
+    f = tmp_path / "fl.gpkg"
+    fl.to_file(f, engine="pyogrio")
+    rep = LayerReport()
+    gdf = read_vector(_spec(tmp_path, "federal_lands", f'path = "{f}"\nfields = {{ agency = "agency" }}'),
+                      "EPSG:5070", report=rep)
+    expected = int((~fl.to_crs(5070).geometry.is_valid).sum())
+    assert expected >= 10 and rep.repaired == expected
+    assert gdf.geometry.is_valid.all() and set(gdf.geom_type) <= {"Polygon", "MultiPolygon"}
+
+
+def test_some_non_numbers_are_counted(tmp_path):
+    subs = rc.subset(rc.SUBSTATIONS, "substations_conus")
+    subs["kv_text"] = subs["max_volt_kv_best"].astype(object)
+    subs.loc[subs.index[:7], "kv_text"] = "unknown"
+    f = tmp_path / "subs.gpkg"
+    subs.to_file(f, engine="pyogrio")
+    rep = LayerReport()
+    gdf = read_vector(_spec(tmp_path, "substations", f'path = "{f}"\nfields = {{ max_kv = "kv_text" }}'),
+                      "EPSG:5070", report=rep)
+    gone = subs["max_volt_kv_best"].isna().to_numpy().copy()
+    gone[:7] = True
+    assert rep.non_numeric == 7 and gdf["max_kv"].isna().sum() == gone.sum()
+
+
+@pytest.mark.parametrize("share", [0.3, 0.9])
+def test_truncated_tiff(tmp_path, share):
+    dem = rc.truncated(rc.DEM_5070, tmp_path / "dem.tif", share)
+    spec = _spec(tmp_path, "dem", f'kind = "raster"\npath = "{dem}"')
+    with pytest.raises(LayerError, match=r"raster 'dem' .*cannot read the file: the file is corrupt or truncated"):
+        from affine import Affine
+
+        raster_info(spec)
+        read_raster(spec, "EPSG:5070", Affine(4000, 0, -2896000, 0, -4000, 3260000), (760, 1454))
+
+
+def test_raster_band_that_does_not_exist(tmp_path):
+    spec = _spec(tmp_path, "dem", f'kind = "raster"\npath = "{rc.DEM_5070}"\nband = 2')
+    with pytest.raises(LayerError, match=r"has 1 band\(s\), but the manifest asks for band = 2"):
+        raster_info(spec)
+
+
+def test_points_saved_as_a_gpkg_extension_are_not_a_geopackage(tmp_path):
+    f = tmp_path / "subs.gpkg"
+    shutil.copy(rc.PADUS_NM, f)
+    with pytest.raises(LayerError, match="not a GeoPackage"):
+        read_vector(_spec(tmp_path, "substations", f'path = "{f}"'), "EPSG:5070")
+
+
+def test_damaged_prj_is_a_clear_error(tmp_path):
+    # Found by the fuzzer: a .prj whose degree unit lost its value ("0[]174532925199433").
+    shp = tmp_path / "subs.shp"
+    rc.subset(rc.SUBSTATIONS, "substations_conus").to_file(shp, engine="pyogrio")
+    prj = shp.with_suffix(".prj")
+    prj.write_text(prj.read_text().replace("0.0174532925199433", "0[]174532925199433"))
+    with pytest.raises(LayerError, match=r"its CRS .* cannot be used .*fix the file's CRS \(\.prj\)"):
+        read_vector(_spec(tmp_path, "substations", f'path = "{shp}"\nfields = {{ max_kv = "max_volt_k" }}'),
+                    "EPSG:5070", rc.NM_BOX)

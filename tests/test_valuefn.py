@@ -46,7 +46,7 @@ def test_missing_values_get_the_missing_score():
     (dict(function="step", thresholds=[2, 1], scores=[0, 1, 1]), "ascending"),
     (dict(function="step", thresholds=[1], scores=[0]), "one more score"),
     (dict(function="logistic", midpoint=0, width=0, increasing=True), "positive"),
-    (dict(function="gaussian", ideal=0, spread="4"), "expected a number"),
+    (dict(function="gaussian", ideal=0, spread="4"), "is the text .4.; write a bare number"),
 ])
 def test_invalid_functions_are_refused(spec, msg):
     with pytest.raises(ProfileError, match=msg):

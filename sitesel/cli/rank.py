@@ -2,9 +2,14 @@
 from __future__ import annotations
 
 import argparse
+import math
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+import numpy as np
+from scipy import ndimage
 
 from ..errors import SiteselError
 from ..outputs import DEFAULT_EXPORTS
@@ -16,9 +21,20 @@ def bbox_arg(text: str) -> tuple[float, float, float, float]:
         vals = tuple(float(v) for v in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"bbox must be four numbers west,south,east,north, not {text!r}") from None
-    if len(vals) != 4:
+    if len(vals) != 4 or not all(math.isfinite(v) for v in vals):
         raise argparse.ArgumentTypeError(f"bbox must be four numbers west,south,east,north, not {text!r}")
     return vals  # type: ignore[return-value]
+
+
+def resolution_arg(text: str) -> float:
+    """Parse a cell size in metres (a positive number)."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"resolution must be a number of metres, not {text!r}") from None
+    if not math.isfinite(v) or v <= 0:
+        raise argparse.ArgumentTypeError(f"resolution must be a positive number of metres, not {text!r}")
+    return v
 
 
 def add_parser(sub) -> None:
@@ -29,13 +45,14 @@ def add_parser(sub) -> None:
     r.add_argument("--region", help="USPS state codes, comma-separated (AZ,NM), or L48 for the lower 48")
     r.add_argument("--bbox", type=bbox_arg, help="west,south,east,north in degrees")
     r.add_argument("--top", type=int, default=20, help="number of sites (default 20)")
-    r.add_argument("--resolution", type=float, help="cell size in metres (default 500 nationally, finer for small regions)")
+    r.add_argument("--resolution", type=resolution_arg,
+                   help="cell size in metres (default 500 nationally, finer for small regions)")
     r.add_argument("--layers", help="layer manifest TOML (default: the national manifest for ../shared/data)")
     r.add_argument("--land", choices=("federal", "all"), default="federal",
                    help="federal: eligible federal land only (default); all: any land except never-eligible federal land")
     r.add_argument("--allow-missing", action="store_true", help="rank without criteria whose layers are missing")
     r.add_argument("--demo", action="store_true", help="use the bundled synthetic demo dataset (no downloads)")
-    r.add_argument("--no-cache", action="store_true", help="do not read or write the criterion-raster cache")
+    r.add_argument("--no-cache", action="store_true", help="do not read or write the on-disk caches")
     r.add_argument("--exports", default=",".join(DEFAULT_EXPORTS),
                    help="exports besides sites.geojson and sites.csv: gpkg, parquet, kml, comma-separated, "
                         f"or 'none' (default {','.join(DEFAULT_EXPORTS)})")
@@ -46,27 +63,42 @@ def add_parser(sub) -> None:
     r.add_argument("--scheduler", help="run the measures on this Dask scheduler (address, e.g. tcp://host:8786)")
     r.add_argument("--dask-workers", type=int, help="run the measures on a local Dask cluster of N processes")
     r.add_argument("--tile-size", type=int, help="compute measures in tiles of N x N cells (default: automatic)")
-    r.add_argument("--out", required=True, help="output directory")
+    r.add_argument("--memory", type=float,
+                   help="GiB the run may use (default: most of this machine's memory); bigger grids are tiled")
+    r.add_argument("--out", required=True,
+                   help="output directory (written all at once when the run completes; must be new or empty)")
+    r.add_argument("--overwrite", action="store_true",
+                   help="replace an existing output directory of an earlier run (swapped in only when complete)")
+    r.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
     r.set_defaults(func=run)
 
 
 def run(a: argparse.Namespace) -> int:
+    from ..export import parse_formats
     from ..manifest import default_manifest_path, load_manifest
+    from ..outputs import OutputDir
+    from ..preflight import check_inputs
     from ..profiles import list_profiles, load_profile
     from ..progress import Progress
+    from ..rank import check_layers, required_layers
     from ..study import Study, resolve_region
 
     prog = Progress(quiet=a.quiet)
     if a.top < 1:
-        raise SiteselError("--top must be at least 1")
-    from ..export import parse_formats
-
+        raise SiteselError(f"--top must be at least 1, not {a.top}")
     a.export_formats = [] if a.exports.strip().lower() == "none" else parse_formats(a.exports)
-    parks = list_profiles() if a.park == "all" else [p for p in a.park.split(",") if p]
+    outdir = OutputDir(a.out, overwrite=a.overwrite)  # refuse a bad --out before any work
+    parks = list_profiles() if a.park == "all" else [p.strip() for p in a.park.split(",") if p.strip()]
+    if not parks:
+        raise SiteselError("--park names no park type; give one of `sitesel profiles`, a profile .toml, or all")
     profiles = [load_profile(p) for p in parks]
+    names = [p.name for p in profiles]
+    if len(set(names)) < len(names):
+        dup = sorted({n for n in names if names.count(n) > 1})
+        raise SiteselError(f"--park names park type {', '.join(dup)} more than once; give each once")
     if a.demo:
+        from ..cache import cache_root
         from ..demo import DEMO_REGION, make_demo
-        from ..study import cache_root
 
         manifest_path = make_demo(cache_root() / "demo")
         region = a.region or (None if a.bbox else DEMO_REGION)
@@ -78,41 +110,72 @@ def run(a: argparse.Namespace) -> int:
         reg = resolve_region(manifest, region, a.bbox)
     study = Study.open(manifest, reg, a.resolution, use_cache=not a.no_cache, progress=prog,
                        workers=a.workers if a.scheduler is None else None, scheduler=a.scheduler,
-                       dask_workers=a.dask_workers, tile_size=a.tile_size)
+                       dask_workers=a.dask_workers, tile_size=a.tile_size, memory_gib=a.memory)
     prog.log(f"grid {study.grid.width} x {study.grid.height} cells of {study.grid.res:g} m in {study.grid.crs} "
              f"for {reg.label}")
-    with study:
+    with prog.step("checking inputs"):
+        need: set[str] = set()
+        for profile in profiles:
+            check_layers(study, profile, a.land, a.allow_missing)  # missing layers fail before the work
+            need |= set(required_layers(profile, a.land))
+        checks = check_inputs(study, need)
+    for w in checks.warnings:
+        print(f"sitesel: warning: {w}", file=sys.stderr)
+    summaries = []
+    with study, outdir as tmp:
         # Every park's measures in one go: the most parallel work, and each computed once.
         study.prepare(sorted({m for p in profiles for m in p.measures() if _available(study, m)}), a.land)
-        # Outputs of one park are written while the next is ranked: by the worker processes
-        # that computed the measures when there are some (maps and pictures are CPU-bound
-        # Python), else by a thread.
+        # Outputs of one park are written while the next is ranked: by the worker processes that
+        # computed the measures when there are some (maps and pictures are CPU-bound Python),
+        # else by a thread.
         pool = getattr(study._executor, "pool", None) if len(profiles) > 1 else None
-        thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sitesel-writer")
+        thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sitesel-writer") if len(profiles) > 1 else None
+        writer = pool or thread or _InPlace()
+        ok = False
         try:
             pending = []
             for profile in profiles:
-                out = Path(a.out) / profile.name if len(profiles) > 1 else Path(a.out)
+                folder = tmp / profile.name if len(profiles) > 1 else tmp
+                folder.mkdir(exist_ok=True)
+                shown = Path(a.out) / profile.name if len(profiles) > 1 else Path(a.out)
                 result, timings = rank_park(a, study, profile, prog)
-                writer = pool if pool is not None else thread
-                pending.append(writer.submit(write_park, _picklable(a), study, result, timings, out, prog))
-                while pending and pending[0].done():
-                    print(pending.pop(0).result(), flush=True)
-            for f in pending:
-                print(f.result(), flush=True)
+                pending.append(writer.submit(write_park, _picklable(a), study, result, timings, folder, shown,
+                                             prog, checks.as_dict()))
+            summaries = [f.result() for f in pending]
+            ok = True
         finally:
-            thread.shutdown(wait=True, cancel_futures=True)
+            for f in pending:
+                f.cancel()
+            if thread is not None:
+                # After an error or Ctrl-C the staged folder is dropped: do not wait for the writer.
+                thread.shutdown(wait=ok, cancel_futures=True)
+    for name, report in study.layer_reports().items():
+        if report.get("repaired"):
+            prog.log(f"{name}: repaired {report['repaired']} invalid geometries (counted in run.json)")
+    for text in summaries:  # only now: the files are in place
+        print(text, flush=True)
     return 0
 
 
-def _picklable(a: argparse.Namespace) -> argparse.Namespace:
-    return argparse.Namespace(**{k: v for k, v in vars(a).items() if k != "func"})
+class _InPlace:
+    """Runs a "submitted" call at once, in this thread (one park: nothing to overlap)."""
+
+    def submit(self, fn, *args):
+        from concurrent.futures import Future
+
+        f: Future = Future()
+        f.set_result(fn(*args))
+        return f
 
 
 def _available(study, measure: str) -> bool:
     from ..measures import MEASURES
 
     return all(study.manifest.has(lyr) for lyr in MEASURES[measure].layers)
+
+
+def _picklable(a: argparse.Namespace) -> argparse.Namespace:
+    return argparse.Namespace(**{k: v for k, v in vars(a).items() if k != "func"})
 
 
 def rank_park(a: argparse.Namespace, study, profile, prog):
@@ -130,41 +193,74 @@ def rank_park(a: argparse.Namespace, study, profile, prog):
     return result, timings
 
 
-def write_park(a: argparse.Namespace, study, result, timings: dict, out: Path, prog) -> str:
-    """Write one park's outputs into ``out`` (staged, moved into place when complete); returns
-    the summary lines to print."""
-    from ..outputs import OutputDir, run_record, write_json, write_products, write_sites, write_surface
+def write_park(a: argparse.Namespace, study, result, timings: dict, folder: Path, shown: Path, prog,
+               checks: dict) -> str:
+    """Write one park's outputs into ``folder`` (inside the staged output directory); returns the
+    summary to print once everything is in place."""
+    from ..outputs import run_record, write_json, write_products, write_sites, write_surface
     from ..rundir import read_run
 
     t0 = time.perf_counter()
     profile = result.profile
+    outcome = no_sites_reason(result, study) if not len(result.sites) else None
     steps: dict[str, float] = {}
-    with OutputDir(out) as tmp:
-        t = time.perf_counter()
-        write_sites(result.sites, tmp)
-        steps["sites.geojson, sites.csv"] = round(time.perf_counter() - t, 3)
-        t = time.perf_counter()
-        write_surface(result, study, tmp)
-        steps["suitability.tif"] = round(time.perf_counter() - t, 3)
-        args = {k: v for k, v in vars(a).items() if k not in ("func", "export_formats")} | {"park": profile.name}
-        shared = {k: v for k, v in prog.timings.items() if k.startswith(("resolving", "reading", "candidate",
-                                                                          "eligible land (", "measures"))}
-        record = run_record(study, result, args, shared | timings | {"total": round(prog.total, 3)})
-        write_json(record, tmp / "run.json")
-        # Map, picture and exports are drawn from the files just written, as `sitesel map` would.
-        run = read_run(tmp).with_study(study)
-        write_products(run, tmp, a.export_formats, offline=a.offline_map, timings=steps)
-        record["timings_s"]["writing outputs"] = round(time.perf_counter() - t0, 3)
-        record["output_timings_s"] = steps
-        write_json(record, tmp / "run.json")
+    t = time.perf_counter()
+    write_sites(result.sites, folder)
+    steps["sites.geojson, sites.csv"] = round(time.perf_counter() - t, 3)
+    t = time.perf_counter()
+    write_surface(result, study, folder)
+    steps["suitability.tif"] = round(time.perf_counter() - t, 3)
+    args = {k: v for k, v in vars(a).items() if k not in ("func", "export_formats")} | {"park": profile.name}
+    shared = {k: v for k, v in prog.timings.items()
+              if k.startswith(("resolving", "checking", "reading", "candidate", "eligible land (", "measures"))}
+    record = run_record(study, result, args, shared | timings | {"total": round(prog.total, 3)},
+                        checks=checks, outcome=outcome)
+    write_json(record, folder / "run.json")
+    # Map, picture and exports are drawn from the files just written, as `sitesel map` would.
+    run = read_run(folder).with_study(study)
+    write_products(run, folder, a.export_formats, offline=a.offline_map, timings=steps)
+    record["timings_s"]["writing outputs"] = round(time.perf_counter() - t0, 3)
+    record["output_timings_s"] = steps
+    write_json(record, folder / "run.json")
     s = result.stats
+    if outcome:
+        return (f"{profile.name}: no candidate sites in {study.region.label}: {outcome} "
+                f"(empty outputs in {shown})")
     lines = [f"{profile.name}: {s['sites']} sites ({s['feasible_acres']:,} feasible of "
-             f"{s['eligible_acres']:,} eligible acres) -> {out}  "
+             f"{s['eligible_acres']:,} eligible acres) -> {shown}  "
              f"[rank {timings['rank']:.1f}s, outputs {time.perf_counter() - t0:.1f}s]"]
     for _, row in result.sites.head(3).iterrows():
         lines.append(f"  #{row['rank']}: {row['score']:.1f}  {row['acres']:.0f} ac  {row['state']} {row['agency']}  "
                      f"({row['lon']:.3f}, {row['lat']:.3f})  {row['reasons']}")
-    if not len(result.sites):
-        lines.append("  no candidate sites: no eligible land in the region passes every hard constraint "
-                     "with room for the footprint")
     return "\n".join(lines)
+
+
+def no_sites_reason(result, study) -> str:
+    """Why a ranking found no candidate site, and what to change."""
+    s, p = result.stats, result.profile
+    if not s["eligible_acres"]:
+        if result.land == "federal":
+            return (f"no eligible federal land ({', '.join(p.eligible_agencies)}) in the region; "
+                    "try a larger region or --land all")
+        return "no eligible land in the region; try a larger region"
+    if not s["feasible_acres"]:
+        cons = "; ".join(c.describe() for c in p.constraints)
+        return (f"none of the {s['eligible_acres']:,} eligible acres meets the hard constraints ({cons}); "
+                "relax them in the profile or try another region")
+    largest = largest_area_acres(result.cells, study.grid)
+    if largest < p.min_acres:
+        return (f"the footprint of {p.min_acres:,.0f} acres is larger than any contiguous feasible area "
+                f"(the largest is {largest:,.0f} acres); lower footprint.min_acres or try another region")
+    return "no site could be delineated in the feasible areas; try a smaller separation_km or another region"
+
+
+def largest_area_acres(cells: np.ndarray, grid) -> float:
+    """Acres of the largest rook-connected patch of the feasible ``cells`` (as sites grow)."""
+    if not cells.size:
+        return 0.0
+    rows, cols = np.divmod(cells, grid.width)
+    r0, c0 = rows.min(), cols.min()
+    mask = np.zeros((rows.max() - r0 + 1, cols.max() - c0 + 1), dtype=bool)
+    mask[rows - r0, cols - c0] = True
+    labels, n = ndimage.label(mask)
+    return float(np.bincount(labels.ravel())[1:].max() * grid.cell_acres) if n else 0.0
