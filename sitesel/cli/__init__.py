@@ -14,7 +14,7 @@ from .. import __version__
 from ..errors import SiteselError
 
 #: Subcommand modules, in the order ``sitesel --help`` lists them.
-COMMANDS = ("rank", "profiles", "data")
+COMMANDS = ("rank", "profiles", "sensitivity", "compare", "ahp", "data")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -5,71 +5,29 @@ import argparse
 from pathlib import Path
 
 from ..errors import SiteselError
-
-
-def bbox_arg(text: str) -> tuple[float, float, float, float]:
-    """Parse ``west,south,east,north`` in degrees."""
-    try:
-        vals = tuple(float(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"bbox must be four numbers west,south,east,north, not {text!r}") from None
-    if len(vals) != 4:
-        raise argparse.ArgumentTypeError(f"bbox must be four numbers west,south,east,north, not {text!r}")
-    return vals  # type: ignore[return-value]
+from .options import bbox_arg  # noqa: F401  (imported from here by cli.data)
 
 
 def add_parser(sub) -> None:
+    from .options import add_profile_options, add_study_options
+
     r = sub.add_parser("rank", help="rank sites for a park type over a region and write the outputs")
-    r.add_argument("--park", required=True,
-                   help="park type (see `sitesel profiles`), a profile .toml file, several comma-separated, or 'all' "
-                        "(several parks write one subfolder each and share the criterion rasters)")
-    r.add_argument("--region", help="USPS state codes, comma-separated (AZ,NM), or L48 for the lower 48")
-    r.add_argument("--bbox", type=bbox_arg, help="west,south,east,north in degrees")
-    r.add_argument("--top", type=int, default=20, help="number of sites (default 20)")
-    r.add_argument("--resolution", type=float, help="cell size in metres (default 500 nationally, finer for small regions)")
-    r.add_argument("--layers", help="layer manifest TOML (default: the national manifest for ../shared/data)")
-    r.add_argument("--land", choices=("federal", "all"), default="federal",
-                   help="federal: eligible federal land only (default); all: any land except never-eligible federal land")
-    r.add_argument("--allow-missing", action="store_true", help="rank without criteria whose layers are missing")
-    r.add_argument("--demo", action="store_true", help="use the bundled synthetic demo dataset (no downloads)")
-    r.add_argument("--no-cache", action="store_true", help="do not read or write the criterion-raster cache")
-    r.add_argument("--quiet", action="store_true", help="no progress output")
-    r.add_argument("--workers", type=int, help="local worker processes for the measures (default: one per core)")
-    r.add_argument("--scheduler", help="run the measures on this Dask scheduler (address, e.g. tcp://host:8786)")
-    r.add_argument("--dask-workers", type=int, help="run the measures on a local Dask cluster of N processes")
-    r.add_argument("--tile-size", type=int, help="compute measures in tiles of N x N cells (default: automatic)")
+    # Several parks write one subfolder each and share the criterion rasters.
+    add_profile_options(r)
+    add_study_options(r)
     r.add_argument("--out", required=True, help="output directory")
     r.set_defaults(func=run)
 
 
 def run(a: argparse.Namespace) -> int:
-    from ..manifest import default_manifest_path, load_manifest
-    from ..profiles import list_profiles, load_profile
     from ..progress import Progress
-    from ..study import Study, resolve_region
+    from .options import open_study_from_args, profiles_from_args
 
     prog = Progress(quiet=a.quiet)
     if a.top < 1:
         raise SiteselError("--top must be at least 1")
-    parks = list_profiles() if a.park == "all" else [p for p in a.park.split(",") if p]
-    profiles = [load_profile(p) for p in parks]
-    if a.demo:
-        from ..demo import DEMO_REGION, make_demo
-        from ..study import cache_root
-
-        manifest_path = make_demo(cache_root() / "demo")
-        region = a.region or (None if a.bbox else DEMO_REGION)
-    else:
-        manifest_path = Path(a.layers) if a.layers else default_manifest_path()
-        region = a.region
-    manifest = load_manifest(manifest_path)
-    with prog.step("resolving region"):
-        reg = resolve_region(manifest, region, a.bbox)
-    study = Study.open(manifest, reg, a.resolution, use_cache=not a.no_cache, progress=prog,
-                       workers=a.workers if a.scheduler is None else None, scheduler=a.scheduler,
-                       dask_workers=a.dask_workers, tile_size=a.tile_size)
-    prog.log(f"grid {study.grid.width} x {study.grid.height} cells of {study.grid.res:g} m in {study.grid.crs} "
-             f"for {reg.label}")
+    profiles = profiles_from_args(a)
+    study = open_study_from_args(a, prog)
     with study:
         # Every park's measures in one go: the most parallel work, and each computed once.
         study.prepare(sorted({m for p in profiles for m in p.measures() if _available(study, m)}), a.land)
