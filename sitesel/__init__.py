@@ -12,7 +12,7 @@ __version__ = "0.1.0"
 #: Names served lazily from submodules, so that ``import sitesel`` (and the CLI) stay light.
 _LAZY = {
     "open_study": "api", "StudySession": "api", "RankResult": "api",
-    "compare": "compare", "ahp_weights": "ahp",
+    "compare_runs": "compare", "ahp_weights": "ahp",
     "resolve_profile": "profiles", "load_profile": "profiles", "list_profiles": "profiles",
 }
 
@@ -23,5 +23,6 @@ def __getattr__(name: str):
     if name in _LAZY:
         import importlib
 
-        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+        attr = "compare" if name == "compare_runs" else name  # sitesel.compare is the module
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), attr)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

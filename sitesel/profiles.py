@@ -355,9 +355,7 @@ def apply_overrides(doc: dict, weights: dict | None = None, sets=None, where: st
 
     Explicit weights win over an ``[ahp]`` table: its weights are filled in first.
     """
-    sets = list(sets or [])
-    if isinstance(sets, dict):
-        sets = list(sets.items())
+    sets = list(sets.items()) if isinstance(sets, dict) else list(sets or [])
     touches_weight = bool(weights) or any(
         (s if isinstance(s, str) else s[0]).partition("=")[0].strip().endswith(".weight") for s in sets)
     if touches_weight and "ahp" in doc:

@@ -65,7 +65,6 @@ class Ranker:
         self._feasible: OrderedDict = OrderedDict()
         self._parts: dict = {}
         self._sites: OrderedDict = OrderedDict()
-        self._dtypes: dict = {}
 
     # -- cells ----------------------------------------------------------------------------
     def _eligible_mask(self, profile: Profile) -> np.ndarray:
@@ -117,7 +116,6 @@ class Ranker:
         todo = [i for i, k in enumerate(keys) if k not in self._sites]
         if todo:
             gdf = describe_sites(self.study, profile, self.land, [site_positions[i] for i in todo], [0.0] * len(todo))
-            self._dtypes[struct] = gdf.dtypes
             for i, row in zip(self._match(gdf, [site_positions[i] for i in todo]), gdf.to_dict("records")):
                 self._sites[keys[todo[i]]] = row
             while len(self._sites) > KEEP_SITES:
@@ -142,9 +140,11 @@ class Ranker:
             raise RuntimeError("could not match described sites to their cells")
         return out
 
-    def _weigh(self, profile: Profile, rows: list[dict], seeds: list[float], struct) -> gpd.GeoDataFrame:
+    def _weigh(self, profile: Profile, rows: list[dict], seeds: list[float]) -> gpd.GeoDataFrame:
         """Sites with the weight-dependent columns recomputed, ranked as :func:`describe_sites` ranks."""
-        df = pd.DataFrame.from_records(rows)
+        # Columns from lists, as describe_sites builds them, so pandas infers the same dtypes
+        # (text columns: str where any value is text).
+        df = pd.DataFrame({col: [r[col] for r in rows] for col in rows[0]})
         weights = profile.weights
         total = np.zeros(len(df))
         parts = [dict() for _ in range(len(df))]
@@ -165,9 +165,6 @@ class Ranker:
         df["_order"] = np.arange(len(df))
         df = df.sort_values(["score", "_seed", "_order"], ascending=[False, False, True], kind="mergesort")
         df = df.drop(columns=["_seed", "_order"]).reset_index(drop=True)
-        dtypes = self._dtypes.get(struct)
-        if dtypes is not None:
-            df = df.astype(dtypes.to_dict())
         return gpd.GeoDataFrame(df, geometry="geometry", crs=self.study.grid.crs)
 
     # -- ranking --------------------------------------------------------------------------
@@ -184,7 +181,7 @@ class Ranker:
         site_pos = [positions[s.positions] for s in raw]
         if site_pos:
             rows = self._describe(profile, site_pos)
-            pool = self._weigh(profile, rows, [s.seed_score for s in raw], _structure(profile, land))
+            pool = self._weigh(profile, rows, [s.seed_score for s in raw])
         else:
             pool = describe_sites(study, profile, land, [], [])
         pool.insert(0, "rank", np.arange(1, len(pool) + 1))
