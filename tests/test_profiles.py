@@ -179,3 +179,15 @@ def test_profiles_show_prints_the_effective_profile(tmp_path, capsys):
     assert line.split()[1] == f"{resolve_profile(path, {'water_stress': 0.3}).weights['water_stress']:.3f}"
     assert main(["profiles", "show", BASE, "--weight", "water_stres=1"]) == 2
     assert "did you mean" in capsys.readouterr().err
+
+
+def test_the_documented_examples_load():
+    from pathlib import Path
+
+    examples = Path(__file__).resolve().parents[1] / "docs" / "examples"
+    mine = load_profile(examples / "my_fab.toml")
+    assert mine.name == "my_fab" and mine.min_acres == 1000 and "airport" not in {c.key for c in mine.criteria}
+    from sitesel.ahp import load_ahp
+
+    ahp = resolve_profile(BASE, ahp=load_ahp(examples / "fab_ahp.toml"))
+    assert ahp.weights["water_stress"] == max(ahp.weights.values())
