@@ -10,9 +10,11 @@ folder (an empty temporary one unless --cache is given): the first opens the stu
 it (computing the measures, unless the cache already holds them), the second opens the same
 study and should find everything on disk. Each then ranks the park type once and re-ranks it
 --repeats times, each time with one criterion's weight doubled (new weights every time).
-Counted in each process: measure computations (engine.compute_values calls), vector layers
-parsed from their source files (layerstore.read_vector calls; the cache holds GeoParquet copies)
-and candidate-filter runs. The re-rank columns split the median re-rank into its phases.
+Counted in each process: measures computed (asked of engine.compute_values), and vector layers
+parsed from their source files by this process (layerstore.read_vector calls; the cache holds
+GeoParquet copies; worker processes that compute measures parse their own and are not counted).
+The re-rank columns split the median re-rank into its phases (criterion scores, delineation,
+describing new sites, re-weighting described sites).
 
 Targets (issue 4): re-rank < 1 s over the lower 48 at 500 m, < 0.2 s over one state.
 """
@@ -32,7 +34,7 @@ TARGETS = {"L48": 1.0}
 STATE_TARGET = 0.2
 
 
-def child(region: str, resolution: float, park: str, repeats: int) -> dict:
+def child(region: str, resolution: float, park: str, repeats: int, profile_to: str = "") -> dict:
     """One process: open, prepare, rank, re-rank; returns timings and counts."""
     import resource
 
@@ -45,9 +47,9 @@ def child(region: str, resolution: float, park: str, repeats: int) -> dict:
     counts = {"measures": 0, "layers_parsed": 0, "candidate_filter": 0}
     phase: dict[str, float] = {}
 
-    def counted(name, fn):
+    def counted(name, fn, how=lambda *a, **k: 1):
         def wrap(*a, **k):
-            counts[name] += 1
+            counts[name] += how(*a, **k)
             return fn(*a, **k)
         return wrap
 
@@ -60,7 +62,8 @@ def child(region: str, resolution: float, park: str, repeats: int) -> dict:
                 phase[name] = phase.get(name, 0.0) + time.perf_counter() - t
         return wrap
 
-    engine.compute_values = counted("measures", engine.compute_values)
+    # compute_values(spec, names, ...): count the measures it is asked for.
+    engine.compute_values = counted("measures", engine.compute_values, lambda spec, names, *a, **k: len(list(names)))
     layerstore.read_vector = counted("layers_parsed", layerstore.read_vector)
     study_mod.Study._candidate_filter = counted("candidate_filter", study_mod.Study._candidate_filter)
     rerank.delineate = timed("delineate", rerank.delineate)
@@ -89,6 +92,18 @@ def child(region: str, resolution: float, park: str, repeats: int) -> dict:
         s.rank(park, weights=weights)
         times.append(time.perf_counter() - t)
         phases.append(dict(phase))
+    if profile_to:
+        import cProfile
+        import io
+        import pstats
+
+        prof = cProfile.Profile()
+        prof.enable()
+        s.rank(park, weights={keys[0]: 0.5})
+        prof.disable()
+        buf = io.StringIO()
+        pstats.Stats(prof, stream=buf).sort_stats("cumulative").print_stats(40)
+        Path(profile_to).write_text(buf.getvalue())
     s.close()
     med = sorted(range(repeats), key=lambda j: times[j])[repeats // 2]
     return {"region": region, "resolution": resolution, "park": park, "open_s": t_open, "prepare_s": t_prepare,
@@ -99,9 +114,9 @@ def child(region: str, resolution: float, park: str, repeats: int) -> dict:
             "peak_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}
 
 
-def run_child(region: str, resolution: float, park: str, repeats: int, cache: Path) -> dict:
+def run_child(region: str, resolution: float, park: str, repeats: int, cache: Path, profile_to: str = "") -> dict:
     env = dict(os.environ, SITESEL_CACHE=str(cache))
-    argv = [sys.executable, __file__, "--child", region, str(resolution), park, str(repeats)]
+    argv = [sys.executable, __file__, "--child", region, str(resolution), park, str(repeats), profile_to]
     t = time.perf_counter()
     p = subprocess.run(argv, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - t
@@ -115,7 +130,7 @@ def run_child(region: str, resolution: float, park: str, repeats: int, cache: Pa
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         region, res, park, repeats = sys.argv[2], float(sys.argv[3]), sys.argv[4], int(sys.argv[5])
-        print(json.dumps(child(region, res, park, repeats)))
+        print(json.dumps(child(region, res, park, repeats, sys.argv[6] if len(sys.argv) > 6 else "")))
         return 0
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--park", default="semiconductor_fab")
@@ -124,6 +139,8 @@ def main() -> int:
     ap.add_argument("--skip-l48", action="store_true", help="only the one-state study")
     ap.add_argument("--repeats", type=int, default=7, help="re-ranks per process (default 7)")
     ap.add_argument("--cache", help="cache folder to use (default: a fresh temporary one, so process 1 is cold)")
+    ap.add_argument("--profile-dir", help="also profile one extra re-rank per process (cProfile, by cumulative time) "
+                                          "into this folder")
     a = ap.parse_args()
     regions = ([] if a.skip_l48 else ["L48"]) + [a.state]
     rows = []
@@ -131,13 +148,17 @@ def main() -> int:
         for region in regions:
             cache = Path(a.cache) if a.cache else Path(tmp) / region
             for proc in ("1st", "2nd"):
-                r = run_child(region, a.resolution, a.park, a.repeats, cache)
+                prof = ""
+                if a.profile_dir:
+                    Path(a.profile_dir).mkdir(parents=True, exist_ok=True)
+                    prof = str(Path(a.profile_dir) / f"rerank-{region}-{proc}.txt")
+                r = run_child(region, a.resolution, a.park, a.repeats, cache, prof)
                 r["process"] = proc
                 rows.append(r)
                 print(f"[{region} {proc} process done in {r['process_wall_s']:.1f} s]", file=sys.stderr)
     print(f"\nsitesel re-ranking, {a.park}, {a.resolution:g} m cells, {os.cpu_count()} cores "
           f"(re-rank: one criterion's weight doubled, {a.repeats} times per process)\n")
-    print("| region | process | grid | candidate cells | open (s) | prepare (s) | measures computed | layers parsed "
+    print("| region | process | grid | candidate cells | open (s) | prepare (s) | measures computed | layers parsed here "
           "| first rank (s) | re-rank median (s) | re-rank max (s) | target | median re-rank: scores / delineate / "
           "describe / weigh (s) | peak GiB |")
     print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|")

@@ -76,11 +76,21 @@ def bbox_arg(text: str) -> tuple[float, float, float, float]:
     return vals  # type: ignore[return-value]
 
 
+def positive_int(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return n
+
+
 def add_study_options(r: argparse.ArgumentParser) -> None:
     """Region, grid, layers, land and how measures are computed."""
     r.add_argument("--region", help="USPS state codes, comma-separated (AZ,NM), or L48 for the lower 48")
     r.add_argument("--bbox", type=bbox_arg, help="west,south,east,north in degrees")
-    r.add_argument("--top", type=int, default=20, help="number of sites (default 20)")
+    r.add_argument("--top", type=positive_int, default=20, help="number of sites (default 20)")
     r.add_argument("--resolution", type=float, help="cell size in metres (default 500 nationally, finer for small regions)")
     r.add_argument("--layers", help="layer manifest TOML (default: the national manifest for ../shared/data)")
     r.add_argument("--land", choices=("federal", "all"), default="federal",

@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..errors import SiteselError
 from .options import bbox_arg  # noqa: F401  (imported from here by cli.data)
 
 
@@ -24,8 +23,6 @@ def run(a: argparse.Namespace) -> int:
     from .options import open_study_from_args, profiles_from_args
 
     prog = Progress(quiet=a.quiet)
-    if a.top < 1:
-        raise SiteselError("--top must be at least 1")
     profiles = profiles_from_args(a)
     study = open_study_from_args(a, prog)
     with study:

@@ -36,8 +36,6 @@ def run(a: argparse.Namespace) -> int:
     from .options import open_study_from_args, profiles_from_args
 
     prog = Progress(quiet=a.quiet)
-    if a.top < 1:
-        raise SiteselError("--top must be at least 1")
     profiles = profiles_from_args(a)
     if len(profiles) != 1:
         raise SiteselError("sensitivity works on one park type at a time")
