@@ -596,3 +596,17 @@ def write_map(run, path: Path, context: dict | None = None, offline: bool = Fals
     m = site_map(run, context, surface if surface.is_file() else None, exports)
     Path(path).write_text(render_map(m, offline), encoding="utf-8")
     return Path(path)
+
+
+def result_map(study, result, context: bool = True) -> folium.Map:
+    """The map of a ranking made in Python (``sitesel.api``), as ``sitesel rank`` would draw it,
+    without writing a run directory first."""
+    from .maplayers import context_layers
+    from .outputs import run_record, tidy
+    from .rundir import Run
+
+    record = run_record(study, result, {"park": result.profile.name}, {})
+    sites = tidy(result.sites).to_crs("EPSG:4326") if len(result.sites) else result.sites.to_crs("EPSG:4326")
+    run = Run(path=Path("."), record=record, sites=sites).with_study(study)
+    ctx = context_layers(study, run.eligible_agencies, run.land) if context else {}
+    return site_map(run, ctx, None, [])

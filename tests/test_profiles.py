@@ -1,156 +1,193 @@
-"""Profile validation: every built-in profile loads; every mistake gets one line with the key and a fix."""
+"""Profiles as data: ``extend``, overrides, weight validation and suggestions for unknown names."""
 from __future__ import annotations
 
-import copy
-import tomllib
+import dataclasses
+import math
 
 import pytest
 
+from sitesel.cli import main
 from sitesel.errors import ProfileError
-from sitesel.profiles import builtin_dir, list_profiles, load_profile, parse_profile
+from sitesel.profiles import list_profiles, load_profile, parse_profile, profile_toml, resolve_profile, set_value
+
+BASE = "semiconductor_fab"
 
 
-def fab() -> dict:
-    return tomllib.loads((builtin_dir() / "semiconductor_fab.toml").read_text())
+def _write(tmp_path, text: str, name: str = "my.toml"):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
 
 
-def edited(path: tuple, value) -> dict:
-    """The semiconductor_fab document with one key set (``value`` DELETE removes it)."""
-    doc = fab()
-    node = doc
-    for k in path[:-1]:
-        node = node[k]
-    if value is DELETE:
-        del node[path[-1]]
-    else:
-        node[path[-1]] = value
-    return doc
+def test_builtin_profiles_still_load_and_keep_their_weights():
+    for name in list_profiles():
+        p = load_profile(name)
+        assert math.isclose(sum(p.weights.values()), 1.0)
+        assert p.document is not None and p.document["name"] == name
 
 
-DELETE = object()
+def test_a_profile_that_extends_another_differs_only_where_it_says(tmp_path):
+    path = _write(tmp_path, f'''
+extend = "{BASE}"
+remove = ["criteria.airport"]
+
+[footprint]
+min_acres = 1200
+
+[constraints.slope]
+max = 4
+
+[criteria.water_stress]
+weight = 0.4
+
+[criteria.workforce]
+function = "linear"
+best = 1000000
+worst = 100000
+
+[criteria.solar]
+measure = "ghi_kwh_m2_day"
+weight = 0.02
+function = "linear"
+best = 6
+worst = 4
+''')
+    base, child = load_profile(BASE), load_profile(path)
+    assert child.name == "my" and child.title == base.title and child.description == base.description
+    # Said: footprint, slope bound, water weight, workforce function, airport gone, solar added.
+    assert child.min_acres == 1200 and base.min_acres == 500
+    cons = {c.key: c for c in child.constraints}
+    assert cons["slope"].max == 4 and cons["slope"].measure == "slope_pct"
+    crit = {c.key: c for c in child.criteria}
+    assert crit["water_stress"].weight == 0.4 and crit["water_stress"].function == {c.key: c for c in base.criteria}["water_stress"].function
+    assert crit["workforce"].function.kind == "linear" and crit["workforce"].function.params == {"best": 1000000, "worst": 100000}
+    assert crit["workforce"].weight == {c.key: c for c in base.criteria}["workforce"].weight
+    assert "airport" not in crit and crit["solar"].measure == "ghi_kwh_m2_day"
+    # Not said: everything else is exactly the base's.
+    assert child.separation_km == base.separation_km
+    assert child.eligible_agencies == base.eligible_agencies
+    assert [c for c in child.constraints if c.key != "slope"] == [c for c in base.constraints if c.key != "slope"]
+    same = {"water_stress", "workforce", "airport", "solar"}
+    assert [c for c in child.criteria if c.key not in same] == [c for c in base.criteria if c.key not in same]
+    # The raw weights of untouched criteria are unchanged; normalisation spreads the rest.
+    assert math.isclose(sum(child.weights.values()), 1.0)
+    total = sum(c.weight for c in child.criteria)
+    assert child.weights["flat"] == pytest.approx(crit["flat"].weight / total)
 
 
-@pytest.mark.parametrize("name", list_profiles())
-def test_every_builtin_profile_loads(name):
-    p = load_profile(name)
-    assert p.name == name and p.criteria and abs(sum(p.weights.values()) - 1) < 1e-12
+def test_extend_chains_and_relative_paths(tmp_path):
+    _write(tmp_path, f'extend = "{BASE}"\n[criteria.flat]\nweight = 0.2\n', "mid.toml")
+    path = _write(tmp_path, 'extend = "mid.toml"\n[footprint]\nseparation_km = 3\n', "leaf.toml")
+    p = load_profile(path)
+    assert p.separation_km == 3 and {c.key: c.weight for c in p.criteria}["flat"] == 0.2
+    assert "extends" in p.source and p.notes and "footprint.separation_km: 20 -> 3" in p.notes[0]
 
 
-@pytest.mark.parametrize("path, value, fragments", [
-    # unknown keys and criteria, with the closest name
-    (("footprint", "min_acre"), 5, ["footprint: unknown key 'min_acre'", "did you mean 'min_acres'"]),
-    (("land", "eligible_agency"), ["BLM"], ["land: unknown key 'eligible_agency'", "did you mean 'eligible_agencies'"]),
-    (("constraints", "slope", "maximum"), 7, ["constraints.slope: unknown key 'maximum'", "did you mean 'max'"]),
-    (("criteria", "flat", "idael"), 0, ["criteria.flat: unknown key 'idael'", "did you mean 'ideal'"]),
-    (("criteria", "flat", "measure"), "slope", ["criteria.flat: unknown measure 'slope'", "did you mean 'slope_pct'"]),
-    (("constraints", "slope", "measure"), "slope_percent", ["did you mean 'slope_pct'"]),
-    (("criteria", "flat", "function"), "gauss", ["criteria.flat.function must be one of linear, step, logistic, gaussian"]),
-    # weights
-    (("criteria", "flat", "weight"), -0.05, ["criteria.flat.weight = -0.05 is negative"]),
-    (("criteria", "flat", "weight"), "0.05", ["criteria.flat.weight is the text '0.05'; write a bare number, e.g. 0.05"]),
-    (("criteria", "flat", "weight"), float("inf"), ["criteria.flat.weight: expected a finite number"]),
-    (("criteria", "flat", "weight"), DELETE, ["criteria.flat: weight is missing"]),
-    # thresholds of the wrong type or unit
-    (("constraints", "tx_230kv", "max"), "15 km", ["constraints.tx_230kv.max is the text '15 km'", "in km, e.g. 15"]),
-    (("constraints", "tx_230kv", "max"), "15000 m", ["in km, e.g. 15"]),
-    (("constraints", "tx_230kv", "max"), "ten", ["is the text 'ten'; write a bare number in km"]),
-    (("constraints", "tx_230kv", "max"), 15000, ["outside the plausible 0..5000 km"]),
-    (("constraints", "tx_230kv", "max"), -1, ["outside the plausible 0..5000 km"]),
-    (("constraints", "slope", "max"), 700, ["constraints.slope.max = 700 is outside the plausible 0..100 %",
-                                            "slope is in percent"]),
-    (("constraints", "slope", "max"), "7%", ["constraints.slope.max is the text '7%'", "in %, e.g. 7"]),
-    (("constraints", "slope", "max"), True, ["expected a number, got True"]),
-    (("constraints", "slope", "min"), 9, ["constraints.slope: min 9 is above max 7"]),
-    (("constraints", "slope"), {"measure": "slope_pct"}, ["constraints.slope: give min and/or max (in %)"]),
-    (("criteria", "interstate", "worst"), "20 miles", ["criteria.interstate.worst", "in km, e.g. 32.1869"]),
-    (("criteria", "interstate", "best"), 32, ["linear best and worst must differ"]),
-    (("criteria", "water_stress", "thresholds"), [1, 2, 3, 40], ["thresholds = 40 is outside the plausible 0..4"]),
-    (("criteria", "water_stress", "scores"), [1.0, 0.2, 0.8, 0.2, 0.0], ["must rise to one peak and then fall"]),
-    (("criteria", "water_stress", "scores"), [1.0, 0.8, 0.5, 0.2, 1.5], ["scores must lie in 0-1"]),
-    (("criteria", "water_stress", "missing"), 2, ["criteria.water_stress.missing must lie in 0-1"]),
-    (("criteria", "generation", "width"), 0, ["criteria.generation.width must be positive"]),
-    (("criteria", "generation", "increasing"), "yes", ["increasing must be true or false"]),
-    (("criteria", "generation", "midpoint"), 5e6, ["midpoint = 5e+06 is outside the plausible 0..2e+06 MW"]),
-    (("criteria", "flat", "spread"), 1e-300, ["criteria.flat.spread must be positive"]),
-    # footprint and land
-    (("footprint", "min_acres"), 0, ["footprint.min_acres = 0 must be a positive number of acres"]),
-    (("footprint", "min_acres"), "500 acres", ["footprint.min_acres is the text '500 acres'", "e.g. 500"]),
-    (("footprint", "min_acres"), DELETE, ["footprint.min_acres is missing"]),
-    (("footprint", "separation_km"), 20000, ["footprint.separation_km = 20000 must be 0..5000 km"]),
-    (("land", "eligible_agencies"), "BLM", ["land.eligible_agencies must list at least one agency code"]),
-    (("land", "eligible_agencies"), [], ["land.eligible_agencies must list at least one agency code"]),
-    (("land", "eligible_agencies"), ["BLM", "FWS"], ["lists FWS, whose land is never eligible", "remove it"]),
-    (("land", "eligible_agencies"), ["BLM", "USFWS"], ["unknown agency 'USFWS'"]),
-    # structure
-    (("footprint",), [500], ["'footprint' must be a table"]),
-    (("criteria",), ["flat"], ["'criteria' must be a table"]),
-    (("criteria", "flat"), 0.05, ["criteria.flat must be a table"]),
-    (("constraints", "slope"), "max 7", ["constraints.slope must be a table"]),
-    (("criteria", "water_stress", "thresholds"), "1,2,3,4", ["step needs a non-empty list of thresholds"]),
-    (("criteria",), {}, ["needs at least one [criteria.NAME] table"]),
-    (("name",), "../../etc", ["name must be a short identifier"]),
-    (("title",), 7, ["title must be text in quotes"]),
+def test_extend_loop_is_refused(tmp_path):
+    _write(tmp_path, 'extend = "b.toml"\n', "a.toml")
+    _write(tmp_path, 'extend = "a.toml"\n', "b.toml")
+    with pytest.raises(ProfileError, match="loop"):
+        load_profile(tmp_path / "a.toml")
+
+
+@pytest.mark.parametrize("text, hint", [
+    ('extend = "semiconductor_fabb"\n', "did you mean 'semiconductor_fab'"),
+    (f'extend = "{BASE}"\n[criteria.workfroce]\nweight = 0.3\n', "did you mean 'workforce'"),
+    (f'extend = "{BASE}"\n[constraints.slop]\nmax = 3\n', "did you mean 'slope'"),
+    (f'extend = "{BASE}"\n[criteria.workforce]\nmidpont = 3\n', "did you mean 'midpoint'"),
+    (f'extend = "{BASE}"\n[footprint]\nmin_acre = 3\n', "did you mean 'min_acres'"),
+    (f'extend = "{BASE}"\nremove = ["criteria.airprt"]\n', "did you mean 'airport'"),
+    (f'extends = "{BASE}"\n', "did you mean 'extend'"),
 ])
-def test_profile_mistakes(path, value, fragments):
-    with pytest.raises(ProfileError) as err:
-        parse_profile(edited(path, value), "fab.toml")
-    msg = str(err.value)
-    assert "\n" not in msg and msg.startswith("fab.toml: ")
-    for f in fragments:
-        assert f in msg, f"{f!r} not in {msg!r}"
+def test_unknown_names_fail_with_the_closest_valid_name(tmp_path, text, hint):
+    with pytest.raises(ProfileError, match=hint):
+        load_profile(_write(tmp_path, text))
 
 
-def test_all_zero_weights_are_refused():
-    doc = fab()
-    for c in doc["criteria"].values():
-        c["weight"] = 0
-    with pytest.raises(ProfileError, match="every criterion weight is 0; give at least one a positive weight"):
-        parse_profile(doc, "fab.toml")
-
-
-def test_weights_too_large_to_add_up():
-    doc = fab()
-    doc["criteria"]["flat"]["weight"] = doc["criteria"]["airport"]["weight"] = 1e308
-    with pytest.raises(ProfileError, match="too large to add up"):
-        parse_profile(doc, "fab.toml")
-
-
-def test_weights_are_normalised_and_zero_weights_allowed():
-    doc = fab()
-    doc["criteria"]["flat"]["weight"] = 0
-    p = parse_profile(doc, "fab.toml")
-    assert p.weights["flat"] == 0 and abs(sum(p.weights.values()) - 1) < 1e-12
-
-
-def test_profile_document_must_be_a_table():
-    with pytest.raises(ProfileError, match="a profile must be a TOML table"):
-        parse_profile(["not", "a", "table"], "x.toml")
-
-
-def test_unknown_park_type_suggests_closest():
-    with pytest.raises(ProfileError, match="unknown park type 'semiconducter_fab'; did you mean 'semiconductor_fab'"):
-        load_profile("semiconducter_fab")
-
-
-@pytest.mark.parametrize("content, fragment", [
-    (b"name = \"x\"\n[footprint\nmin_acres = 5", "not valid TOML"),
-    (bytes(range(256)) * 4, "not a text file"),
+@pytest.mark.parametrize("weights, sets, hint", [
+    ({"watr_stress": 0.3}, None, "did you mean 'water_stress'"),
+    ({"water": 0.3}, None, "'water_stress' or 'water_source'"),
+    (None, ["constraints.slop.max=5"], "did you mean 'slope'"),
+    (None, ["max_slope=5"], "did you mean 'slope_pct'"),
+    (None, ["criteria.flat.sprad=2"], "did you mean 'spread'"),
+    (None, ["footprnt.min_acres=5"], "did you mean 'footprint'"),
 ])
-def test_unparseable_profile_file(tmp_path, content, fragment):
-    p = tmp_path / "bad.toml"
-    p.write_bytes(content)
-    with pytest.raises(ProfileError, match=fragment) as err:
-        load_profile(p)
-    assert str(p) in str(err.value)
+def test_override_names_are_checked(weights, sets, hint):
+    with pytest.raises(ProfileError, match=hint):
+        resolve_profile(BASE, weights, sets)
 
 
-def test_missing_profile_file(tmp_path):
-    with pytest.raises(ProfileError, match="profile file not found"):
-        load_profile(tmp_path / "nope.toml")
+@pytest.mark.parametrize("weights, msg", [
+    ({"flat": -0.1}, "non-negative"),
+    ({"flat": float("nan")}, "non-negative"),
+    ({"flat": float("inf")}, "non-negative"),
+    ({k: 0 for k in ("voltage_class", "substation_345kv", "generation", "water_stress", "water_source", "workforce",
+                     "interstate", "airport", "flat", "vibration_rail")}, "positive weight"),
+])
+def test_weights_are_validated(weights, msg):
+    with pytest.raises(ProfileError, match=msg):
+        resolve_profile(BASE, weights)
+    with pytest.raises(ProfileError, match=msg):
+        load_profile(BASE).with_weights(weights)
 
 
-def test_the_original_document_is_not_changed():
-    doc = fab()
-    before = copy.deepcopy(doc)
-    parse_profile(doc, "fab.toml")
-    assert doc == before
+def test_weights_are_normalised_and_overrides_apply():
+    p = resolve_profile(BASE, {"water_stress": 0.3, "airport": 0})
+    raw = {c.key: c.weight for c in p.criteria}
+    assert raw["water_stress"] == 0.3 and raw["airport"] == 0
+    assert p.weights["airport"] == 0
+    assert math.isclose(sum(p.weights.values()), 1.0)
+    assert p.weights["water_stress"] == pytest.approx(0.3 / sum(raw.values()))
+
+
+def test_set_paths_and_measure_shorthand():
+    p = resolve_profile(BASE, sets=["max_slope_pct=5", "footprint.min_acres=800", "criteria.flat.spread=2",
+                                    "min_dist_rail_km=1.5", "land.eligible_agencies=[\"BLM\"]"])
+    cons = {c.key: c for c in p.constraints}
+    assert cons["slope"].max == 5 and p.min_acres == 800 and p.eligible_agencies == ("BLM",)
+    assert cons["dist_rail_km"].min == 1.5  # no constraint on the measure yet: one is added
+    assert {c.key: c for c in p.criteria}["flat"].function.params["spread"] == 2
+    q = resolve_profile(BASE, sets={"constraints.slope.max": 5})
+    assert {c.key: c for c in q.constraints}["slope"].max == 5
+    with pytest.raises(ProfileError, match="PATH=VALUE"):
+        set_value({}, "slope")
+
+
+def test_with_weights_keeps_the_document_in_step():
+    p = load_profile(BASE).with_weights({"flat": 0.5})
+    again = parse_profile(p.document, "again")
+    assert again.criteria == p.criteria and again.constraints == p.constraints
+
+
+def test_effective_profile_as_toml_round_trips(tmp_path, capsys):
+    path = _write(tmp_path, f'extend = "{BASE}"\n[criteria.flat]\nweight = 0.25\n')
+    assert main(["profiles", "show", "--profile", str(path), "--weight", "airport=0", "--toml"]) == 0
+    toml = capsys.readouterr().out
+    again = load_profile(_write(tmp_path, toml, "again.toml"))
+    expect = resolve_profile(path, {"airport": 0})
+    assert again.criteria == expect.criteria and again.constraints == expect.constraints
+    assert dataclasses.replace(again, source="", name="x") == dataclasses.replace(expect, source="", name="x")
+    assert profile_toml(expect) == toml
+
+
+def test_profiles_show_prints_the_effective_profile(tmp_path, capsys):
+    path = _write(tmp_path, f'extend = "{BASE}"\n[constraints.slope]\nmax = 4\n')
+    assert main(["profiles", "show", "--profile", str(path), "--weight", "water_stress=0.3"]) == 0
+    out = capsys.readouterr().out
+    assert "constraints.slope.max: 7 -> 4" in out and "slope_pct <= 4 %" in out
+    line = next(x for x in out.splitlines() if x.strip().startswith("water_stress"))
+    assert line.split()[1] == f"{resolve_profile(path, {'water_stress': 0.3}).weights['water_stress']:.3f}"
+    assert main(["profiles", "show", BASE, "--weight", "water_stres=1"]) == 2
+    assert "did you mean" in capsys.readouterr().err
+
+
+def test_the_documented_examples_load():
+    from pathlib import Path
+
+    examples = Path(__file__).resolve().parents[1] / "docs" / "examples"
+    mine = load_profile(examples / "my_fab.toml")
+    assert mine.name == "my_fab" and mine.min_acres == 1000 and "airport" not in {c.key for c in mine.criteria}
+    from sitesel.ahp import load_ahp
+
+    ahp = resolve_profile(BASE, ahp=load_ahp(examples / "fab_ahp.toml"))
+    assert ahp.weights["water_stress"] == max(ahp.weights.values())

@@ -16,7 +16,7 @@ from .. import __version__
 from ..errors import SiteselError
 
 #: Subcommand modules, in the order ``sitesel --help`` lists them.
-COMMANDS = ("rank", "map", "export", "profiles", "data")
+COMMANDS = ("rank", "map", "export", "profiles", "sensitivity", "compare", "ahp", "data")
 
 
 class Parser(argparse.ArgumentParser):

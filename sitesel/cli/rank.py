@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -13,58 +12,21 @@ from scipy import ndimage
 
 from ..errors import SiteselError
 from ..outputs import DEFAULT_EXPORTS
-
-
-def bbox_arg(text: str) -> tuple[float, float, float, float]:
-    """Parse ``west,south,east,north`` in degrees."""
-    try:
-        vals = tuple(float(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"bbox must be four numbers west,south,east,north, not {text!r}") from None
-    if len(vals) != 4 or not all(math.isfinite(v) for v in vals):
-        raise argparse.ArgumentTypeError(f"bbox must be four numbers west,south,east,north, not {text!r}")
-    return vals  # type: ignore[return-value]
-
-
-def resolution_arg(text: str) -> float:
-    """Parse a cell size in metres (a positive number)."""
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"resolution must be a number of metres, not {text!r}") from None
-    if not math.isfinite(v) or v <= 0:
-        raise argparse.ArgumentTypeError(f"resolution must be a positive number of metres, not {text!r}")
-    return v
+from .options import bbox_arg, resolution_arg  # noqa: F401  (imported from here by cli.data)
 
 
 def add_parser(sub) -> None:
+    from .options import add_profile_options, add_study_options
+
     r = sub.add_parser("rank", help="rank sites for a park type over a region and write the outputs")
-    r.add_argument("--park", required=True,
-                   help="park type (see `sitesel profiles`), a profile .toml file, several comma-separated, or 'all' "
-                        "(several parks write one subfolder each and share the criterion rasters)")
-    r.add_argument("--region", help="USPS state codes, comma-separated (AZ,NM), or L48 for the lower 48")
-    r.add_argument("--bbox", type=bbox_arg, help="west,south,east,north in degrees")
-    r.add_argument("--top", type=int, default=20, help="number of sites (default 20)")
-    r.add_argument("--resolution", type=resolution_arg,
-                   help="cell size in metres (default 500 nationally, finer for small regions)")
-    r.add_argument("--layers", help="layer manifest TOML (default: the national manifest for ../shared/data)")
-    r.add_argument("--land", choices=("federal", "all"), default="federal",
-                   help="federal: eligible federal land only (default); all: any land except never-eligible federal land")
-    r.add_argument("--allow-missing", action="store_true", help="rank without criteria whose layers are missing")
-    r.add_argument("--demo", action="store_true", help="use the bundled synthetic demo dataset (no downloads)")
-    r.add_argument("--no-cache", action="store_true", help="do not read or write the on-disk caches")
+    # Several parks write one subfolder each and share the criterion rasters.
+    add_profile_options(r)
+    add_study_options(r)
     r.add_argument("--exports", default=",".join(DEFAULT_EXPORTS),
                    help="exports besides sites.geojson and sites.csv: gpkg, parquet, kml, comma-separated, "
                         f"or 'none' (default {','.join(DEFAULT_EXPORTS)})")
     r.add_argument("--offline-map", action="store_true",
                    help="inline the map's JavaScript and CSS so map.html opens without a network (tiles aside)")
-    r.add_argument("--quiet", action="store_true", help="no progress output")
-    r.add_argument("--workers", type=int, help="local worker processes for the measures (default: one per core)")
-    r.add_argument("--scheduler", help="run the measures on this Dask scheduler (address, e.g. tcp://host:8786)")
-    r.add_argument("--dask-workers", type=int, help="run the measures on a local Dask cluster of N processes")
-    r.add_argument("--tile-size", type=int, help="compute measures in tiles of N x N cells (default: automatic)")
-    r.add_argument("--memory", type=float,
-                   help="GiB the run may use (default: most of this machine's memory); bigger grids are tiled")
     r.add_argument("--out", required=True,
                    help="output directory (written all at once when the run completes; must be new or empty)")
     r.add_argument("--overwrite", action="store_true",
@@ -75,44 +37,25 @@ def add_parser(sub) -> None:
 
 def run(a: argparse.Namespace) -> int:
     from ..export import parse_formats
-    from ..manifest import default_manifest_path, load_manifest
     from ..outputs import OutputDir
     from ..preflight import check_inputs
-    from ..profiles import list_profiles, load_profile
     from ..progress import Progress
     from ..rank import check_layers, required_layers
-    from ..study import Study, resolve_region
+    from .options import open_study_from_args, profiles_from_args
 
     prog = Progress(quiet=a.quiet)
-    if a.top < 1:
+    if a.top < 1:  # noqa: PLR2004
         raise SiteselError(f"--top must be at least 1, not {a.top}")
     a.export_formats = [] if a.exports.strip().lower() == "none" else parse_formats(a.exports)
     outdir = OutputDir(a.out, overwrite=a.overwrite)  # refuse a bad --out before any work
-    parks = list_profiles() if a.park == "all" else [p.strip() for p in a.park.split(",") if p.strip()]
-    if not parks:
+    profiles = profiles_from_args(a)
+    if not profiles:
         raise SiteselError("--park names no park type; give one of `sitesel profiles`, a profile .toml, or all")
-    profiles = [load_profile(p) for p in parks]
     names = [p.name for p in profiles]
     if len(set(names)) < len(names):
         dup = sorted({n for n in names if names.count(n) > 1})
         raise SiteselError(f"--park names park type {', '.join(dup)} more than once; give each once")
-    if a.demo:
-        from ..cache import cache_root
-        from ..demo import DEMO_REGION, make_demo
-
-        manifest_path = make_demo(cache_root() / "demo")
-        region = a.region or (None if a.bbox else DEMO_REGION)
-    else:
-        manifest_path = Path(a.layers) if a.layers else default_manifest_path()
-        region = a.region
-    manifest = load_manifest(manifest_path)
-    with prog.step("resolving region"):
-        reg = resolve_region(manifest, region, a.bbox)
-    study = Study.open(manifest, reg, a.resolution, use_cache=not a.no_cache, progress=prog,
-                       workers=a.workers if a.scheduler is None else None, scheduler=a.scheduler,
-                       dask_workers=a.dask_workers, tile_size=a.tile_size, memory_gib=a.memory)
-    prog.log(f"grid {study.grid.width} x {study.grid.height} cells of {study.grid.res:g} m in {study.grid.crs} "
-             f"for {reg.label}")
+    study = open_study_from_args(a, prog)
     with prog.step("checking inputs"):
         need: set[str] = set()
         for profile in profiles:
