@@ -65,7 +65,7 @@ DEFAULT_EXPORTS = ("gpkg", "parquet")
 
 def write_products(run, folder: Path, exports=DEFAULT_EXPORTS, offline: bool = False,
                    context: bool = True, png: bool = True, map_name: str = "map.html",
-                   timings: dict | None = None) -> dict[str, Path]:
+                   timings: dict | None = None, pool=None) -> dict[str, Path]:
     """Exports, ``map.html`` and ``map.png`` of a run, into ``folder``.
 
     Context layers are clipped from the run's study once and shared by the GeoPackage, the
@@ -83,6 +83,8 @@ def write_products(run, folder: Path, exports=DEFAULT_EXPORTS, offline: bool = F
         Draw and export the context layers (needs the run's layer manifest).
     timings : dict, optional
         Receives the seconds each product took.
+    pool : executor, optional
+        Draws ``map.png`` in another process meanwhile (both pictures are CPU-bound Python).
     """
     from .export import FORMATS, write_gpkg, write_kml, write_parquet
     from .mapping import write_map
@@ -90,6 +92,7 @@ def write_products(run, folder: Path, exports=DEFAULT_EXPORTS, offline: bool = F
     from .staticmap import write_static_map
 
     clock = _Clock(timings)
+    picture = pool.submit(_static_map_job, run, folder / "map.png", context) if (png and pool is not None) else None
     with clock("context layers"):
         ctx = context_layers(run.study(), run.eligible_agencies, run.land) if context else {}
     written: dict[str, Path] = {}
@@ -103,10 +106,25 @@ def write_products(run, folder: Path, exports=DEFAULT_EXPORTS, offline: bool = F
              if (folder / n).exists() or (run.path / n).exists()]
     with clock("map.html"):
         written["map"] = write_map(run, folder / map_name, ctx, offline=offline, exports=links)
-    if png:
+    if picture is not None:
+        with clock("map.png (waited for)"):
+            written["png"], seconds = picture.result()
+        if timings is not None:
+            timings["map.png"] = round(seconds, 3)
+    elif png:
         with clock("map.png"):
             written["png"] = write_static_map(run, folder / "map.png", ctx)
     return written
+
+
+def _static_map_job(run, path: Path, context: bool) -> tuple[Path, float]:
+    """``map.png`` in a worker process (its context layers from the layer cache)."""
+    from .maplayers import context_layers
+    from .staticmap import write_static_map
+
+    t = time.perf_counter()
+    ctx = context_layers(run.study(), run.eligible_agencies, run.land) if context else {}
+    return write_static_map(run, path, ctx), time.perf_counter() - t
 
 
 class _Clock:

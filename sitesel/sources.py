@@ -160,7 +160,9 @@ def _vector_info(path: str, layer: str | None, stamp: tuple, name: str, fallback
         return _parquet_vector_info(p, name, fallback_crs)
     opts = csv_point_options(x, y)
     try:
-        layers = [str(lyr) for lyr, _ in pyogrio.list_layers(p)]
+        # Formats of one layer need no listing (a GeoJSON is parsed whole at every open).
+        single = p.suffix.lower() in (".geojson", ".json", ".csv", ".shp", ".fgb") and layer is None
+        layers = ["<single>"] if single else [str(lyr) for lyr, _ in pyogrio.list_layers(p)]
     except Exception as exc:  # pyogrio raises DataSourceError and GDAL errors of several kinds
         raise LayerError(f"{_label(name, p)}: cannot read the file: {gdal_reason(exc)}") from None
     if not layers:
@@ -168,7 +170,7 @@ def _vector_info(path: str, layer: str | None, stamp: tuple, name: str, fallback
     if layer is not None and layer not in layers:
         raise LayerError(f"{_label(name, p)}: the file has no layer '{layer}'{_did_you_mean(layer, layers)}; "
                          f"its layers are {', '.join(layers[:8])}: fix layer = ... in the manifest")
-    if layer is None and len(layers) > 1:
+    if layer is None and len(layers) > 1 and not single:
         raise LayerError(f"{_label(name, p)}: the file holds several layers ({', '.join(layers[:8])}); "
                          f"say which with layer = \"{layers[0]}\" in the manifest")
     try:

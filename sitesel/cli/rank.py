@@ -82,8 +82,10 @@ def run(a: argparse.Namespace) -> int:
                 folder.mkdir(exist_ok=True)
                 shown = Path(a.out) / profile.name if len(profiles) > 1 else Path(a.out)
                 result, timings = rank_park(a, study, profile, prog)
+                # One park: its picture is drawn by a worker while this process draws the map.
+                extra = (getattr(study._executor, "pool", None),) if isinstance(writer, _InPlace) else ()
                 pending.append(writer.submit(write_park, _picklable(a), study, result, timings, folder, shown,
-                                             prog, checks.as_dict()))
+                                             prog, checks.as_dict(), *extra))
             summaries = [f.result() for f in pending]
             ok = True
         finally:
@@ -137,7 +139,7 @@ def rank_park(a: argparse.Namespace, study, profile, prog):
 
 
 def write_park(a: argparse.Namespace, study, result, timings: dict, folder: Path, shown: Path, prog,
-               checks: dict) -> str:
+               checks: dict, pool=None) -> str:
     """Write one park's outputs into ``folder`` (inside the staged output directory); returns the
     summary to print once everything is in place."""
     from ..outputs import run_record, write_json, write_products, write_sites, write_surface
@@ -161,7 +163,7 @@ def write_park(a: argparse.Namespace, study, result, timings: dict, folder: Path
     write_json(record, folder / "run.json")
     # Map, picture and exports are drawn from the files just written, as `sitesel map` would.
     run = read_run(folder).with_study(study)
-    write_products(run, folder, a.export_formats, offline=a.offline_map, timings=steps)
+    write_products(run, folder, a.export_formats, offline=a.offline_map, timings=steps, pool=pool)
     record["timings_s"]["writing outputs"] = round(time.perf_counter() - t0, 3)
     record["output_timings_s"] = steps
     write_json(record, folder / "run.json")
