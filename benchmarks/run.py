@@ -123,7 +123,7 @@ def _shared_inputs(region: str, res: float):
     return study, eligible, excluded, lines
 
 
-def _sitesel_question(study, eligible, excluded, lines):
+def _sitesel_question(study, eligible, excluded, lines, slope_tif=None):
     """The question with sitesel's raster tools (centre-in-polygon semantics, as atlite), tile by
     tile: tiles without eligible land cost nothing, and a tile's distance transform needs only
     the 15 km around it."""
@@ -174,8 +174,17 @@ def _sitesel_question(study, eligible, excluded, lines):
                                                                all_matches=False)
         cells = np.delete(cells, band[exact > within * 1000])
     cells.sort()
-    whole = Window(0, 0, g.height, g.width)
-    slope = MEASURES["slope_pct"].compute(study.inputs, Tile(0, whole, whole, whole.shape), cells)
+    if slope_tif is None:
+        whole = Window(0, 0, g.height, g.width)
+        slope = MEASURES["slope_pct"].compute(study.inputs, Tile(0, whole, whole, whole.shape), cells)
+    else:  # the same slope raster atlite is given, on this grid: read the needed rows only
+        import rasterio
+
+        rows, cols = np.divmod(cells, g.width)
+        with rasterio.open(slope_tif) as ds:
+            r0, r1 = int(rows.min()), int(rows.max()) + 1
+            block = ds.read(1, window=rasterio.windows.Window(0, r0, g.width, r1 - r0))
+        slope = block[rows - r0, cols]
     return int((slope <= QUESTION["max_slope_pct"]).sum()) * g.res * g.res / 1e6
 
 
@@ -185,8 +194,9 @@ def case_question(region: str, res: float, tool: str) -> dict:
 
     study, eligible, excluded, lines = _shared_inputs(region, res)
     slope_tif = None
-    if tool == "atlite":
-        # atlite takes slope as a raster: sitesel's slope of every cell, written beforehand (untimed).
+    if tool in ("atlite", "sitesel"):
+        # atlite takes slope as a raster: sitesel's slope of every cell, written beforehand (untimed)
+        # and given to both tools, so both start from the same inputs.
         import rasterio
 
         from sitesel.grid import Tile, Window
@@ -201,7 +211,7 @@ def case_question(region: str, res: float, tool: str) -> dict:
             ds.write(slope.reshape(g.shape), 1)
     t = time.perf_counter()
     if tool == "sitesel":
-        km2 = _sitesel_question(study, eligible, excluded, lines)
+        km2 = _sitesel_question(study, eligible, excluded, lines, slope_tif)
     elif tool == "atlite":
         from atlite.gis import ExclusionContainer, shape_availability
 

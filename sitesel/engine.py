@@ -83,7 +83,7 @@ def plan_tiles(grid: Grid, measure: str, cap_km: float, task_bytes: int = DEFAUL
         if m.kind == "disc":
             # FFT convolution costs ~N log N over the padded tile: tiles a few halos wide keep
             # the overlap small, make the kernel's transform cheap and let empty tiles be skipped.
-            tile_size = max(1024, 6 * halo) // 256 * 256
+            tile_size = max(1024, 12 * halo) // 256 * 256
             tile_size = min(tile_size, max(256, fits // 256 * 256))
         elif grid.size * m.bytes_per_cell() <= task_bytes:
             return tiles(grid, None, halo)

@@ -116,9 +116,21 @@ def write_gpkg(sites: gpd.GeoDataFrame, path: Path, crs: str | None = None,
     crs = crs or sites.crs
     styles: dict = {}
     if context:
-        template, context_styles = _context_template(context, crs)
+        # Layers shared by every park type over a study come from a template written once; the
+        # eligible federal land (which depends on the park's agencies) is added to the copy.
+        shared = {k: v for k, v in context.items() if k != "federal_land"}
+        template, context_styles = _context_template(shared, crs)
         shutil.copyfile(template, path)
         styles.update(context_styles)
+        if "federal_land" in context:
+            from .qgisstyle import layer_style
+
+            land = _context_for_gpkg("federal_land", context["federal_land"]).to_crs(crs)
+            if not land.empty:
+                _write_layer(land, path, "federal_land")
+                qml = layer_style("federal_land", land["agency"])
+                if qml:
+                    styles["federal_land"] = ("geom", qml)
     if not sites.empty:
         _write_layer(sites.to_crs(crs), path, "sites")
         qml = layer_style("sites", None)

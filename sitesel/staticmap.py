@@ -29,13 +29,30 @@ BACKGROUND_PX = 2400
 
 
 def _background(context: dict, states, extent) -> np.ndarray:
-    """Federal land, transmission lines, Interstates and state borders as an RGBA image."""
+    """Federal land, transmission lines, Interstates and state borders as an RGBA image.
+
+    Two cached layers: lines, roads and borders (the same for every park type over a study), and
+    the eligible federal land (one per set of agencies), composited.
+    """
+    base = _render(("transmission_lines", "roads", "states"), context, states, extent)
+    if "federal_land" not in context:
+        return base
+    land = _render(("federal_land",), context, states, extent)
+    # Land under the lines: "over" compositing of premultiplied-free RGBA in float.
+    a_top, a_bot = base[..., 3:4] / 255.0, land[..., 3:4] / 255.0
+    a = a_top + a_bot * (1 - a_top)
+    rgb = (base[..., :3] * a_top + land[..., :3] * a_bot * (1 - a_top)) / np.where(a > 0, a, 1)
+    return np.concatenate([rgb, a * 255], axis=-1).astype(np.uint8)
+
+
+def _render(parts: tuple[str, ...], context: dict, states, extent) -> np.ndarray:
     import matplotlib.pyplot as plt
 
-    sources = [context.get(k) for k in ("federal_land", "transmission_lines", "roads")]
+    sources = [context.get(k) for k in parts if k != "states"]
     # States are re-projected for every picture: they are keyed by what they are, not by object.
-    borders = None if states is None else (tuple(sorted(states["code"])) if "code" in states else len(states))
-    key = (tuple(id(x) for x in sources), borders, tuple(round(v, 3) for v in extent))
+    borders = None if states is None or "states" not in parts else (
+        tuple(sorted(states["code"])) if "code" in states else len(states))
+    key = (parts, tuple(id(x) for x in sources), borders, tuple(round(v, 3) for v in extent))
     hit = _BACKGROUNDS.get(key)
     if hit is not None and all(a is b for a, b in zip(hit[0], sources)):
         return hit[1]
@@ -46,29 +63,30 @@ def _background(context: dict, states, extent) -> np.ndarray:
     ax = fig.add_axes((0, 0, 1, 1))
     ax.set_axis_off()
     fig.patch.set_alpha(0)
-    if "federal_land" in context:
+    ax.patch.set_alpha(0)
+    if "federal_land" in parts and "federal_land" in context:
         fl = context["federal_land"]
         colors = fl["agency"].map(lambda a: AGENCY_COLORS.get(a, AGENCY_COLORS["OTHER"]))
         fl.plot(ax=ax, color=colors, alpha=0.35, linewidth=0)
-    if "transmission_lines" in context:
+    if "transmission_lines" in parts and "transmission_lines" in context:
         tx = context["transmission_lines"]
         cls = np.array([kv_class(v) for v in tx["voltage_kv"].astype(float)])
         for i, (_, _lbl, col, wd) in enumerate(KV_STYLES):
             part = tx[cls == i]
             if len(part):
                 part.plot(ax=ax, color=col, linewidth=wd / 3 * w / 1650)
-    if "roads" in context:
+    if "roads" in parts and "roads" in context:
         inter = context["roads"][context["roads"]["interstate"].astype(bool)]
         if len(inter):
             inter.plot(ax=ax, color="#8c2d04", linewidth=0.6 * w / 1650, alpha=0.6)
-    if states is not None:
+    if "states" in parts and states is not None:
         states.boundary.plot(ax=ax, color="#333333", linewidth=0.8 * w / 1650)
     ax.set_xlim(xmin, xmax)
     ax.set_ylim(ymin, ymax)
     fig.canvas.draw()
     img = np.asarray(fig.canvas.buffer_rgba()).copy()
     plt.close(fig)
-    if len(_BACKGROUNDS) > 8:
+    if len(_BACKGROUNDS) > 16:
         _BACKGROUNDS.clear()
     _BACKGROUNDS[key] = (sources, img)
     return img

@@ -236,7 +236,7 @@ class Study:
     def __getstate__(self) -> dict:
         """Pickled (to write outputs in a worker process) without caches, locks or workers."""
         state = dict(self.__dict__)
-        for k in ("_values", "_candidates", "_supersets", "cpu_seconds"):
+        for k in ("_values", "_candidates", "_supersets"):
             state[k] = {}
         state["_executor"] = None
         state["_guard"] = None
@@ -251,6 +251,20 @@ class Study:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+    def worker_pool(self):
+        """Local worker processes for other CPU-bound work (e.g. writing several parks' maps):
+        the measures' own when they ran in processes, else new ones (None with one core or a
+        Dask executor, whose workers may be remote)."""
+        from . import engine
+
+        if isinstance(self._executor, engine.ProcessExecutor):
+            return self._executor.pool
+        if self._executor is None and (self.workers or os.cpu_count() or 1) > 1 and not (
+                self.scheduler or self.dask_workers):
+            self._executor = engine.ProcessExecutor(self.workers or os.cpu_count() or 1)
+            return self._executor.pool
+        return None
 
     def close(self) -> None:
         """Stop worker processes or disconnect from Dask."""

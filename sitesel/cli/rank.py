@@ -71,13 +71,18 @@ def run(a: argparse.Namespace) -> int:
         # Outputs of one park are written while the next is ranked: by the worker processes that
         # computed the measures when there are some (maps and pictures are CPU-bound Python),
         # else by a thread.
-        pool = getattr(study._executor, "pool", None) if len(profiles) > 1 else None
+        pool = study.worker_pool() if len(profiles) > 1 else None
         thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sitesel-writer") if len(profiles) > 1 else None
         writer = pool or thread or _InPlace()
         ok = False
         try:
             pending = []
+            slots = max(1, getattr(study._executor, "workers", 1))
             for profile in profiles:
+                # Rank ahead of the writers by at most one park each: results of national runs
+                # at fine resolution are large, and waiting writers would hold them all.
+                while sum(not f.done() for f in pending) > slots:
+                    next(f for f in pending if not f.done()).result()
                 folder = tmp / profile.name if len(profiles) > 1 else tmp
                 folder.mkdir(exist_ok=True)
                 shown = Path(a.out) / profile.name if len(profiles) > 1 else Path(a.out)
