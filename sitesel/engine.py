@@ -270,13 +270,22 @@ def compute_values(spec: StudySpec, names: Iterable[str], cells: np.ndarray, cel
     """
     grid = spec.grid
     tasks: list[Task] = []
-    positions: dict[tuple[str, int], np.ndarray] = {}
+    # Positions are shared by every measure with the same core window, and kept as a slice when
+    # contiguous: one int64 array per task would be ~4 GB over the lower 48 at 250 m.
+    by_core: dict[tuple, np.ndarray | slice] = {}
+    positions: dict[tuple[str, int], np.ndarray | slice] = {}
     for name in names:
         if MEASURES[name].derived:
             raise ValueError(f"{name} is derived; compute it from its inputs")
         for tile in plan_tiles(grid, name, spec.cap_km, task_bytes, tile_size):
-            pos, _ = tile_cells(cells, grid, tile)
-            if pos.size:
+            core = tile.core
+            key = (core.row, core.col, core.height, core.width)
+            if key not in by_core:
+                pos, _ = tile_cells(cells, grid, tile)
+                contiguous = pos.size and pos[-1] - pos[0] + 1 == pos.size
+                by_core[key] = slice(int(pos[0]), int(pos[-1]) + 1) if contiguous else pos
+            pos = by_core[key]
+            if (pos.stop - pos.start if isinstance(pos, slice) else pos.size):
                 positions[(name, tile.index)] = pos
                 tasks.append(Task(spec, name, tile, str(cells_path), executor.threads))
     out = {n: np.full(cells.size, np.nan, dtype=np.float32) for n in names}

@@ -310,11 +310,25 @@ def sample_raster(spec, crs, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return out
 
 
+#: Candidate cells handled at once by the per-cell raster steps: their float64 temporaries cost
+#: ~200 bytes a cell, so a tile's memory stays bounded however many of its cells are candidates.
+CELL_CHUNK = 1 << 20
+
+
+def _chunks(n: int):
+    for i in range(0, n, CELL_CHUNK):
+        yield slice(i, min(i + CELL_CHUNK, n))
+
+
 def _raster(m: Measure, inputs, tile: Tile, cells: np.ndarray) -> np.ndarray:
     grid = inputs.spec.grid
-    rows, cols = np.divmod(cells, tile.core.width)
-    x, y = grid.cell_centers(rows + tile.core.row, cols + tile.core.col)
-    return sample_raster(inputs.spec.manifest[m.params["layer"]], grid.crs, x, y)
+    spec = inputs.spec.manifest[m.params["layer"]]
+    out = np.empty(cells.size, dtype=np.float32)
+    for part in _chunks(cells.size):  # sorted cells: each chunk reads a narrow band of the source
+        rows, cols = np.divmod(cells[part], tile.core.width)
+        x, y = grid.cell_centers(rows + tile.core.row, cols + tile.core.col)
+        out[part] = sample_raster(spec, grid.crs, x, y)
+    return out
 
 
 def _slope(m: Measure, inputs, tile: Tile, cells: np.ndarray) -> np.ndarray:
@@ -341,15 +355,17 @@ def _slope(m: Measure, inputs, tile: Tile, cells: np.ndarray) -> np.ndarray:
         dem = sample_raster(spec, grid.crs, grid.xmin + (xx + 0.5) * cres, grid.ymax - (yy + 0.5) * cres)
         gy, gx = np.gradient(dem.astype(np.float64), cres)
         slope = np.hypot(gx, gy) * 100.0
-        rows, cols = np.divmod(cells, core.width)
-        # Cell centre in coarse pixel units, relative to coarse cell centres.
-        fy = (core.row + rows + 0.5) / k - 0.5 - cr0
-        fx = (core.col + cols + 0.5) / k - 0.5 - cc0
-        y0, x0 = np.floor(fy).astype(np.int64), np.floor(fx).astype(np.int64)
-        wy, wx = fy - y0, fx - x0
-        v = (slope[y0, x0] * (1 - wy) * (1 - wx) + slope[y0, x0 + 1] * (1 - wy) * wx
-             + slope[y0 + 1, x0] * wy * (1 - wx) + slope[y0 + 1, x0 + 1] * wy * wx)
-        return v.astype(np.float32)
+        out = np.empty(cells.size, dtype=np.float32)
+        for part in _chunks(cells.size):
+            rows, cols = np.divmod(cells[part], core.width)
+            # Cell centre in coarse pixel units, relative to coarse cell centres.
+            fy = (core.row + rows + 0.5) / k - 0.5 - cr0
+            fx = (core.col + cols + 0.5) / k - 0.5 - cc0
+            y0, x0 = np.floor(fy).astype(np.int64), np.floor(fx).astype(np.int64)
+            wy, wx = fy - y0, fx - x0
+            out[part] = (slope[y0, x0] * (1 - wy) * (1 - wx) + slope[y0, x0 + 1] * (1 - wy) * wx
+                         + slope[y0 + 1, x0] * wy * (1 - wx) + slope[y0 + 1, x0 + 1] * wy * wx)
+        return out
     factor = max(1, min(int(grid.res // max(src_res, 1.0)), 16))
     fres = grid.res / factor
     # One fine cell of margin on each side keeps the gradient central at the core's edge.

@@ -165,7 +165,7 @@ def describe_sites(study, profile: Profile, land: str, site_positions: list[np.n
         return gpd.GeoDataFrame({c: [] for c in cols}, geometry=gpd.GeoSeries([], crs=crs), crs=crs)
     cand = study.candidates(land)
     geoms = np.asarray([site_polygon(cand.cells[p], grid) for p in site_positions], dtype=object)
-    index = FeatureIndex(study)
+    index = feature_index(study)
     measures = profile.measures()
     raw: dict[str, np.ndarray] = {}
     on_grid: dict[str, np.ndarray] = {}
@@ -223,19 +223,30 @@ def _reasons(parts: dict) -> str:
     return "; ".join(out)
 
 
+def feature_index(study) -> FeatureIndex:
+    """The study's spatial indexes of evidence layers, built once and reused by every ranking."""
+    index = getattr(study, "_feature_index", None)
+    if index is None or index.study is not study:
+        index = FeatureIndex(study)
+        try:
+            study._feature_index = index
+        except AttributeError:  # a study type without a spare slot: index per call
+            pass
+    return index
+
+
 def _place(study, gdf: gpd.GeoDataFrame, land: str) -> gpd.GeoDataFrame:
     """State, managing agency and unit (largest overlap), and centroid lon/lat."""
     cent = gdf.geometry.centroid
     ll = gpd.GeoSeries(cent, crs=gdf.crs).to_crs("EPSG:4326")
     gdf.insert(1, "lon", ll.x.round(5).to_numpy())
     gdf.insert(2, "lat", ll.y.round(5).to_numpy())
-    states = study.region.states
-    gdf.insert(3, "state", [_largest(states, g, "code") for g in gdf.geometry])
+    geoms = gdf.geometry.values
+    gdf.insert(3, "state", _largest(study.region.states, geoms, "code"))
     if study.manifest.has("federal_lands"):
         fl = study.layer("federal_lands")
         fl = fl[~fl["agency"].isin(study.policy.never_agencies)] if land == "all" else fl
-        agency = [_largest(fl, g, "agency") for g in gdf.geometry]
-        unit = [_largest(fl, g, "unit") for g in gdf.geometry]
+        agency, unit = _largest(fl, geoms, "agency", "unit")
     else:
         agency = unit = [None] * len(gdf)
     gdf.insert(4, "agency", [a if a is not None else ("non-federal" if land == "all" else None) for a in agency])
@@ -243,10 +254,21 @@ def _place(study, gdf: gpd.GeoDataFrame, land: str) -> gpd.GeoDataFrame:
     return gdf
 
 
-def _largest(frame: gpd.GeoDataFrame, geom, column: str):
-    idx = frame.sindex.query(geom, predicate="intersects")
-    if len(idx) == 0:
-        return None
-    cand = frame.iloc[idx]
-    areas = shapely.area(shapely.intersection(cand.geometry.values, geom))
-    return cand[column].iloc[int(np.argmax(areas))]
+def _largest(frame: gpd.GeoDataFrame, geoms, *columns: str):
+    """For each geometry, ``columns`` of the ``frame`` feature it overlaps most (None if none);
+    ties go to the feature first in the frame."""
+    n = len(geoms)
+    found = np.full(n, -1, dtype=np.int64)
+    if n and len(frame):
+        gi, fi = frame.sindex.query(geoms, predicate="intersects")
+        if gi.size:
+            areas = shapely.area(shapely.intersection(np.asarray(geoms)[gi], frame.geometry.values[fi]))
+            order = np.lexsort((fi, -areas, gi))
+            gi, fi = gi[order], fi[order]
+            first = np.r_[True, gi[1:] != gi[:-1]]
+            found[gi[first]] = fi[first]
+    out = []
+    for c in columns:
+        vals = frame[c].to_numpy(dtype=object)
+        out.append([vals[i] if i >= 0 else None for i in found])
+    return out if len(columns) > 1 else out[0]

@@ -21,7 +21,7 @@ import pandas as pd
 from .measures import MEASURES
 from .profiles import Profile
 from .rank import DEFAULT_TOP, Result, _reasons, check_layers, check_reach, describe_sites
-from .scoring import constraint_ok, eligible
+from .scoring import clamp_total, constraint_ok, eligible
 from .sites import OVERSAMPLE, cells_needed, delineate
 
 #: Constraint sets whose feasible cells (and criterion scores there) are kept.
@@ -106,7 +106,7 @@ class Ranker:
             if w == 0:
                 continue
             acc += w * self.criterion_score(fkey, positions, c)
-        return acc
+        return np.minimum(acc, np.float32(1.0), out=acc)
 
     # -- sites ----------------------------------------------------------------------------
     def _describe(self, profile: Profile, site_positions: list[np.ndarray]) -> list[dict]:
@@ -159,7 +159,7 @@ class Ranker:
             for i in range(len(df)):
                 parts[i][c.key] = {"raw": raw[i], "unit": MEASURES[c.measure].unit, "score": s[i],
                                    "contribution": contrib[i]}
-        df["score"] = total
+        df["score"] = clamp_total(total)
         df["reasons"] = [_reasons(p) for p in parts]
         df["_seed"] = seeds
         df["_order"] = np.arange(len(df))

@@ -58,7 +58,7 @@ def cell_scores(study, profile: Profile, land: str, positions: np.ndarray) -> np
         if w == 0:
             continue
         acc += w * c.function(study.values(c.measure, land)[positions])
-    return acc
+    return np.minimum(acc, np.float32(1.0), out=acc)  # float32 weights may sum past 1
 
 
 def site_breakdown(profile: Profile, raw: dict[str, float]) -> tuple[float, dict[str, dict]]:
@@ -80,4 +80,10 @@ def site_breakdown(profile: Profile, raw: dict[str, float]) -> tuple[float, dict
         total += contrib
         parts[c.key] = {"measure": c.measure, "unit": MEASURES[c.measure].unit, "raw": raw.get(c.measure),
                         "score": s, "weight": w, "contribution": contrib}
-    return total, parts
+    return clamp_total(total), parts
+
+
+def clamp_total(total):
+    """Scores (0-100) with the rounding of a float sum of weights that add up to 1 removed:
+    a perfect site sums to 100.00000000000001 for some weights (found by the property tests)."""
+    return np.minimum(np.maximum(total, 0.0), 100.0) if isinstance(total, np.ndarray) else min(max(total, 0.0), 100.0)

@@ -240,6 +240,7 @@ class Study:
             state[k] = {}
         state["_executor"] = None
         state["_guard"] = None
+        state.pop("_feature_index", None)
         return state
 
     def __setstate__(self, state: dict) -> None:
@@ -443,8 +444,11 @@ class Study:
                         save_array(self._value_path(land, sup_path, n), got[n])
             self.candidates(land)
             keep = self._candidates[land][1]
+            result = None
             for n in base:
-                self._values[(land, n)] = np.ascontiguousarray(got[n][keep])
+                # One superset-sized array at a time: at 250 m over the lower 48 both copies of
+                # every measure would be ~4 GB.
+                self._values[(land, n)] = np.ascontiguousarray(got.pop(n)[keep])
             for n in todo:
                 if MEASURES[n].derived:
                     self._values[(land, n)] = engine.derive(n, {d: self._values[(land, d)] for d in MEASURES[n].depends})

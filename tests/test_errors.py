@@ -409,6 +409,30 @@ def test_bad_region(tmp_path, capsys, previous_run, args, fragments):
     fails([*FAB, *args, "--resolution", "2000"], tmp_path, capsys, previous_run, *fragments)
 
 
+# ------------------------------------------------------------------------ impossible requests
+def test_resolution_below_10_m(tmp_path, capsys, previous_run):
+    fails([*FAB, "--region", "NM", "--resolution", "5"], tmp_path, capsys, previous_run,
+          "resolution 5 m is below the 10 m minimum")
+
+
+def test_grid_that_cannot_fit_in_memory_names_what_would(tmp_path, capsys, previous_run):
+    # The lower 48 at 20 m is ~24 billion cells: refused before any layer is read, naming the
+    # memory it needs and the resolution that fits the budget given.
+    line = fails([*FAB, "--region", "L48", "--resolution", "20", "--memory", "8"], tmp_path, capsys, previous_run,
+                 "grid of 20 m cells for L48 needs about", "more than the 8.0 GiB available",
+                 "or coarser, a smaller region, or --memory on a larger machine")
+    suggested = float(line.split("use --resolution ")[1].split()[0])
+    assert suggested > 20
+    # ... and the suggested resolution is admitted by the same check (without reading layers).
+    from sitesel.manifest import default_manifest_path, load_manifest
+    from sitesel.study import Study, resolve_region
+
+    manifest = load_manifest(default_manifest_path())
+    region = resolve_region(manifest, "L48", None)
+    study = Study.open(manifest, region, suggested, memory_gib=8)
+    assert study.grid.res == suggested
+
+
 # ------------------------------------------------------------------------------------ profiles
 FAB_TOML = (Path(__file__).resolve().parents[1] / "data/profiles/semiconductor_fab.toml").read_text()
 
