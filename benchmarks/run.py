@@ -308,10 +308,18 @@ def main() -> int:
     def env(cache: str) -> dict:
         return base_env | {"SITESEL_CACHE": str(tmp / cache)}
 
+    engine = {}  # the first rank row's measures step, for the comparison with the floor
+
     def rank_row(label, park, res, cache, target_s=None, target_gib=None):
-        wall, peak, _, _ = run_child(sitesel_rank(park, res, tmp / cache, tmp / f"out-{len(rows)}"), env(cache))
+        out = tmp / f"out-{len(rows)}"
+        wall, peak, _, _ = run_child(sitesel_rank(park, res, tmp / cache, out), env(cache))
         rows.append({"row": label, "wall_s": wall, "peak_gib": peak, "target_s": target_s, "target_gib": target_gib})
         print(f"  {label}: {wall:.1f} s, {peak:.2f} GiB", file=sys.stderr, flush=True)
+        if not engine and (out / "run.json").exists():
+            rec = json.loads((out / "run.json").read_text())
+            step = next(k for k in rec["timings_s"] if k.startswith("measures ("))
+            engine.update(label=label, seconds=rec["timings_s"][step],
+                          measures=step[step.index(": ") + 2:-1].split(", "))
 
     floor = None
     if a.only in (None, "500"):
@@ -342,6 +350,16 @@ def main() -> int:
                      "wall_s": floor["edt_s"]})
         rows.append({"row": f"floor, L48 500 m: one pass over {floor['rasters']} criterion rasters",
                      "wall_s": floor["pass_s"]})
+        if engine:
+            # The floor scaled to the work the engine must do: one distance transform per distance
+            # measure of the park type, plus the pass (discs, rasters and slope count as free).
+            n_edt = sum(m.startswith("dist_") for m in engine["measures"])
+            work = n_edt * floor["edt_s"] + floor["pass_s"]
+            rows.append({"row": f"engine: measures step of '{engine['label']}' ({len(engine['measures'])} measures, "
+                                f"{n_edt} distance transforms)", "wall_s": engine["seconds"],
+                         "note": f"{engine['seconds'] / work:.1f}x the floor for {n_edt} transforms + one pass "
+                                 f"({work:.1f} s); {engine['seconds'] / (floor['edt_s'] + floor['pass_s']):.1f}x "
+                                 "one transform + one pass"})
     print(f"\nsitesel benchmarks: {os.cpu_count()} cores, Python {sys.version.split()[0]}, "
           f"{time.strftime('%Y-%m-%d %H:%M')}\n")
     print("| row | wall (s) | target (s) | peak memory (GiB) | target (GiB) | note |")

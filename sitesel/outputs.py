@@ -219,12 +219,9 @@ def run_record(study, result, args: dict, timings: dict, checks: dict | None = N
 
 
 def _engine_record(study) -> dict:
-    """How the measures were computed (none when every one came from the cache)."""
-    ex = getattr(study, "_executor", None)
-    return {"executor": {"SerialExecutor": "serial", "ProcessExecutor": "processes",
-                         "DaskExecutor": "dask"}.get(type(ex).__name__) if ex is not None else None,
-            "workers": getattr(ex, "workers", None), "tile_size": getattr(study, "tile_size", None),
-            "task_bytes": getattr(study, "task_bytes", None)}
+    """How the measures were computed (executor None when every one came from the cache)."""
+    return {"executor": getattr(study, "executor_used", None), "workers": getattr(study, "executor_workers", None),
+            "tile_size": getattr(study, "tile_size", None), "task_bytes": getattr(study, "task_bytes", None)}
 
 
 #: Marker in the names of staging and backup folders, beside the output directory.

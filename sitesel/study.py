@@ -416,6 +416,11 @@ class Study:
                 if self._executor is None:
                     self._executor = engine.make_executor(self.workers, self.scheduler, self.dask_workers, work)
                 ex = self._executor
+                # Plain data, so run.json can say how the measures were computed even when it is
+                # written by a worker process (which gets the study without its executor).
+                self.executor_used = {"SerialExecutor": "serial", "ProcessExecutor": "processes",
+                                      "DaskExecutor": "dask"}.get(type(ex).__name__, type(ex).__name__)
+                self.executor_workers = getattr(ex, "workers", None)
                 if hasattr(ex, "warm_up"):
                     ex.warm_up()
                 result: dict = {}
