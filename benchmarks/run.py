@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -30,7 +31,6 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared" / "data"
 #: The eligibility question shared with atlite and geopandas.
 QUESTION = {"park": "semiconductor_fab", "kv": 230.0, "within_km": 15.0, "max_slope_pct": 7.0}
 
@@ -83,7 +83,7 @@ def run_child(args: list[str], env: dict) -> tuple[float, float, dict, str]:
     return wall, peak / 2**30, result, err
 
 
-def sitesel_rank(park: str, res: float, cache: Path, out: Path, extra=()) -> list[str]:
+def sitesel_rank(park: str, res: float, out: Path, extra=()) -> list[str]:
     return [sys.executable, "-m", "sitesel", "rank", "--park", park, "--region", "L48", "--resolution", str(res),
             "--quiet", "--out", str(out), *extra]
 
@@ -123,15 +123,15 @@ def _shared_inputs(region: str, res: float):
     return study, eligible, excluded, lines
 
 
-def _sitesel_question(study, eligible, excluded, lines, slope_tif=None):
+def _sitesel_question(study, eligible, excluded, lines, slope_tif):
     """The question with sitesel's raster tools (centre-in-polygon semantics, as atlite), tile by
     tile: tiles without eligible land cost nothing, and a tile's distance transform needs only
     the 15 km around it."""
     import numpy as np
     import shapely
 
-    from sitesel.grid import Tile, Window, burn, tiles, to_pixel_space
-    from sitesel.measures import MEASURES, capped_distance_km
+    from sitesel.grid import Window, burn, tiles, to_pixel_space
+    from sitesel.measures import capped_distance_km
 
     g = study.grid
     within = QUESTION["within_km"]
@@ -174,17 +174,14 @@ def _sitesel_question(study, eligible, excluded, lines, slope_tif=None):
                                                                all_matches=False)
         cells = np.delete(cells, band[exact > within * 1000])
     cells.sort()
-    if slope_tif is None:
-        whole = Window(0, 0, g.height, g.width)
-        slope = MEASURES["slope_pct"].compute(study.inputs, Tile(0, whole, whole, whole.shape), cells)
-    else:  # the same slope raster atlite is given, on this grid: read the needed rows only
-        import rasterio
+    # The same slope raster atlite is given, on this grid: read the needed rows only.
+    import rasterio
 
-        rows, cols = np.divmod(cells, g.width)
-        with rasterio.open(slope_tif) as ds:
-            r0, r1 = int(rows.min()), int(rows.max()) + 1
-            block = ds.read(1, window=rasterio.windows.Window(0, r0, g.width, r1 - r0))
-        slope = block[rows - r0, cols]
+    rows, cols = np.divmod(cells, g.width)
+    with rasterio.open(slope_tif) as ds:
+        r0, r1 = int(rows.min()), int(rows.max()) + 1
+        block = ds.read(1, window=rasterio.windows.Window(0, r0, g.width, r1 - r0))
+    slope = block[rows - r0, cols]
     return int((slope <= QUESTION["max_slope_pct"]).sum()) * g.res * g.res / 1e6
 
 
@@ -193,18 +190,18 @@ def case_question(region: str, res: float, tool: str) -> dict:
     import numpy as np
 
     study, eligible, excluded, lines = _shared_inputs(region, res)
+    # Every tool gets the same slope of every cell, computed before the clock starts; atlite takes
+    # it as a raster file, written beforehand too and read by sitesel as well.
+    from sitesel.grid import Tile, Window
+    from sitesel.measures import MEASURES
+
+    g = study.grid
+    win = Window(0, 0, g.height, g.width)
+    slope = MEASURES["slope_pct"].compute(study.inputs, Tile(0, win, win, win.shape), np.arange(g.size))
     slope_tif = None
     if tool in ("atlite", "sitesel"):
-        # atlite takes slope as a raster: sitesel's slope of every cell, written beforehand (untimed)
-        # and given to both tools, so both start from the same inputs.
         import rasterio
 
-        from sitesel.grid import Tile, Window
-        from sitesel.measures import MEASURES
-
-        g = study.grid
-        win = Window(0, 0, g.height, g.width)
-        slope = MEASURES["slope_pct"].compute(study.inputs, Tile(0, win, win, win.shape), np.arange(g.size))
         slope_tif = Path(tempfile.mkdtemp()) / "slope.tif"
         with rasterio.open(slope_tif, "w", driver="GTiff", width=g.width, height=g.height, count=1, dtype="float32",
                            crs=g.crs, transform=g.transform, nodata=np.nan, tiled=True, compress="DEFLATE") as ds:
@@ -223,20 +220,20 @@ def case_question(region: str, res: float, tool: str) -> dict:
         mask, _ = shape_availability(eligible, ex)
         km2 = float(mask.sum()) * res * res / 1e6
     elif tool == "geopandas":
-        km2 = _geopandas_question(study, eligible, excluded, lines)
+        km2 = _geopandas_question(study, eligible, excluded, lines, slope)
     else:
         raise ValueError(tool)
-    return {"seconds": time.perf_counter() - t, "km2": km2}
+    seconds = time.perf_counter() - t
+    if slope_tif is not None:
+        shutil.rmtree(slope_tif.parent, ignore_errors=True)
+    return {"seconds": seconds, "km2": km2}
 
 
-def _geopandas_question(study, eligible, excluded, lines) -> float:
+def _geopandas_question(study, eligible, excluded, lines, slope) -> float:
     """A straightforward vector workflow: buffer, overlay, and polygonised slope."""
     import geopandas as gpd
-    import numpy as np
     from rasterio import features
 
-    from sitesel.grid import Tile, Window
-    from sitesel.measures import MEASURES
 
     crs = study.grid.crs
     land = gpd.GeoDataFrame(geometry=eligible, crs=crs)
@@ -244,8 +241,6 @@ def _geopandas_question(study, eligible, excluded, lines) -> float:
     reach = gpd.GeoDataFrame(geometry=[lines.buffer(QUESTION["within_km"] * 1000).union_all()], crs=crs)
     land = gpd.overlay(land, reach, how="intersection")
     g = study.grid
-    win = Window(0, 0, g.height, g.width)
-    slope = MEASURES["slope_pct"].compute(study.inputs, Tile(0, win, win, win.shape), np.arange(g.size))
     flat = (slope.reshape(g.shape) <= QUESTION["max_slope_pct"]).astype("uint8")
     polys = [geom for geom, v in features.shapes(flat, mask=flat.astype(bool), transform=g.transform) if v == 1]
     import shapely
@@ -301,8 +296,14 @@ def main() -> int:
     if a.case:
         print(json.dumps(CASES[a.case](**json.loads(a.case_args))))
         return 0
+    # Caches and outputs of the lower 48 at 250 m take several GB: removed when done.
+    with tempfile.TemporaryDirectory(prefix="sitesel-bench-") as folder:
+        return table(a.only, Path(folder))
+
+
+def table(only: str | None, tmp: Path) -> int:
+    """Run the rows (all, or ``only`` one group) in ``tmp`` and print the table."""
     rows = []
-    tmp = Path(tempfile.mkdtemp(prefix="sitesel-bench-"))
     base_env = dict(os.environ)
 
     def env(cache: str) -> dict:
@@ -312,7 +313,7 @@ def main() -> int:
 
     def rank_row(label, park, res, cache, target_s=None, target_gib=None):
         out = tmp / f"out-{len(rows)}"
-        wall, peak, _, _ = run_child(sitesel_rank(park, res, tmp / cache, out), env(cache))
+        wall, peak, _, _ = run_child(sitesel_rank(park, res, out), env(cache))
         rows.append({"row": label, "wall_s": wall, "peak_gib": peak, "target_s": target_s, "target_gib": target_gib})
         print(f"  {label}: {wall:.1f} s, {peak:.2f} GiB", file=sys.stderr, flush=True)
         if not engine and (out / "run.json").exists():
@@ -322,14 +323,14 @@ def main() -> int:
                           measures=step[step.index(": ") + 2:-1].split(", "))
 
     floor = None
-    if a.only in (None, "500"):
+    if only in (None, "500"):
         rank_row("rank, one park (semiconductor_fab), L48 500 m, cold", "semiconductor_fab", 500, "c500a", 30)
         rank_row("rank, all 10 parks, L48 500 m, cold", "all", 500, "c500b", 60)
         rank_row("rank, all 10 parks, L48 500 m, warm", "all", 500, "c500b")
-    if a.only in (None, "250"):
+    if only in (None, "250"):
         rank_row("rank, one park (semiconductor_fab), L48 250 m, cold", "semiconductor_fab", 250, "c250a")
         rank_row("rank, all 10 parks, L48 250 m, cold", "all", 250, "c250b", 180, 12)
-    if a.only in (None, "peers"):
+    if only in (None, "peers"):
         for region, res, peer in (("L48", 500, "atlite"), ("NV", 250, "geopandas")):
             got = {}
             for tool in ("sitesel", peer):
@@ -344,7 +345,7 @@ def main() -> int:
                          "peak_gib": p["peak_gib"],
                          "note": f"{p['km2']:,.0f} km2 ({100 * (s['km2'] - p['km2']) / p['km2']:+.2f} %); "
                                  f"sitesel {p['seconds'] / s['seconds']:.1f}x faster"})
-    if a.only in (None, "floor", "500"):
+    if only in (None, "floor", "500"):
         _, _, floor, _ = run_child(case_args("floor", res=500), env("f"))
         rows.append({"row": f"floor, L48 500 m ({floor['cells'] / 1e6:.0f} M cells): one distance transform",
                      "wall_s": floor["edt_s"]})

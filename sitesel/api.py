@@ -22,6 +22,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from .defaults import DEFAULT_CONCENTRATION, DEFAULT_SAMPLES
 from .errors import SiteselError
 from .measures import MEASURES
 from .profiles import Profile, apply_overrides, parse_profile, resolve_profile
@@ -141,13 +142,13 @@ class StudySession:
         ranking = self.ranker.rank(profile, top=top, allow_missing=allow_missing)
         return RankResult(ranking.result, ranking.pool, self, time.perf_counter() - t)
 
-    def sensitivity(self, result: "RankResult", samples: int = 1000, seed: int = 0,
-                    concentration: float | None = None, k: int | None = None):
+    def sensitivity(self, result: "RankResult", samples: int = DEFAULT_SAMPLES, seed: int = 0,
+                    concentration: float = DEFAULT_CONCENTRATION, k: int | None = None):
         """Robustness of ``result``'s ranking to its weights (see :mod:`sitesel.sensitivity`)."""
-        from .sensitivity import DEFAULT_CONCENTRATION, sensitivity
+        from .sensitivity import sensitivity
 
         return sensitivity(result.pool, result.profile, top=len(result.sites), k=k, samples=samples, seed=seed,
-                           concentration=DEFAULT_CONCENTRATION if concentration is None else concentration)
+                           concentration=concentration)
 
 
 @dataclass

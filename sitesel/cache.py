@@ -5,6 +5,7 @@ Everything in it can be deleted at any time; it only saves work. ``$SITESEL_CACH
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -54,36 +55,38 @@ def sha256_file(path: Path) -> str:
     return value
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` so that readers see either the old file or the whole new one."""
+@contextlib.contextmanager
+def atomic_file(path: Path):
+    """A binary file to write ``path`` through: readers see either the old file or the whole new
+    one, and two processes writing the same path never share a temporary file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            yield f
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` so that readers see either the old file or the whole new one."""
+    with atomic_file(path) as f:
+        f.write(data)
 
 
 def save_array(path: Path, arr: np.ndarray) -> None:
     """Atomically save an array as ``.npy``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".npy", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, arr)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as f:
+        np.save(f, arr)
 
 
-def load_array(path: Path, length: int | None = None) -> np.ndarray | None:
-    """A cached array, or None if it is missing, damaged or of the wrong length."""
+def load_array(path: Path, length: int | None = None, mmap: bool = False) -> np.ndarray | None:
+    """A cached array (memory-mapped read-only with ``mmap``), or None if it is missing, damaged
+    or of the wrong length."""
     try:
-        arr = np.load(path)
+        arr = np.load(path, mmap_mode="r" if mmap else None)
     except (OSError, ValueError, EOFError):
         return None
     if length is not None and arr.shape[:1] != (length,):

@@ -26,10 +26,9 @@ import shapely
 from scipy.optimize import linear_sum_assignment
 from scipy.stats import kendalltau
 
+from .defaults import DEFAULT_MIN_OVERLAP
 from .errors import SiteselError
 
-#: Default share of the smaller site's area that must overlap for two sites to match.
-DEFAULT_MIN_OVERLAP = 0.5
 #: CRS used when a run records none (CONUS Albers, equal-area).
 FALLBACK_CRS = "EPSG:5070"
 

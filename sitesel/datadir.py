@@ -20,6 +20,7 @@ import tomli_w
 from platformdirs import user_data_dir
 
 from .arcgis import download_layer
+from .cache import sha256_file
 from .catalog import Catalog, LayerEntry, SourceSpec
 from .errors import FetchError, SiteselError
 from .fetch import RetryPolicy, download, http_session, sha256_of
@@ -265,8 +266,10 @@ def _covers(have, want) -> bool:
 
 
 def _file_ok(data_dir: Path, f: dict) -> bool:
+    # Remembered by path, size and modification time, so a fetch that has nothing to do does not
+    # re-read gigabytes; `sitesel data verify` re-hashes every byte.
     p = Path(data_dir) / f["path"]
-    return p.is_file() and sha256_of(p) == f["sha256"]
+    return p.is_file() and sha256_file(p) == f["sha256"]
 
 
 @dataclass

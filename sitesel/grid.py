@@ -5,7 +5,6 @@ import hashlib
 import math
 from dataclasses import dataclass
 
-import geopandas as gpd
 import numpy as np
 import shapely
 from affine import Affine
@@ -83,10 +82,6 @@ class Window:
     @property
     def size(self) -> int:
         return self.height * self.width
-
-    @property
-    def slices(self) -> tuple[slice, slice]:
-        return slice(self.row, self.row + self.height), slice(self.col, self.col + self.width)
 
     @property
     def pixel_transform(self) -> Affine:
@@ -202,31 +197,3 @@ def rasterize_inside(geoms, grid: Grid) -> np.ndarray:
     inside = rasterize_mask(geoms, grid, all_touched=False)
     boundaries = shapely.boundary(np.asarray([g for g in geoms if g is not None], dtype=object))
     return inside & ~rasterize_mask(boundaries, grid, all_touched=True)
-
-
-def rasterize_values(gdf: gpd.GeoDataFrame, column: str, grid: Grid, fill: float = np.nan,
-                     merge_alg: str = "replace", all_touched: bool = False) -> np.ndarray:
-    """Burn a numeric column into a float32 raster (``merge_alg`` 'replace' or 'add')."""
-    from rasterio.enums import MergeAlg
-
-    ok = gdf[column].notna().to_numpy()
-    shapes = list(zip(gdf.geometry.values[ok], gdf[column].to_numpy(dtype="float64")[ok]))
-    if not shapes:
-        return np.full(grid.shape, fill, dtype=np.float32)
-    return features.rasterize(
-        shapes, out_shape=grid.shape, transform=grid.transform, fill=fill, all_touched=all_touched,
-        dtype="float32", merge_alg=MergeAlg.add if merge_alg == "add" else MergeAlg.replace,
-    )
-
-
-def point_sum(gdf: gpd.GeoDataFrame, column: str, grid: Grid) -> np.ndarray:
-    """Sum of ``column`` over the points falling in each cell (float32)."""
-    out = np.zeros(grid.shape, dtype=np.float64)
-    if len(gdf):
-        pts = shapely.get_coordinates(gdf.geometry.representative_point().values)
-        col = ((pts[:, 0] - grid.xmin) // grid.res).astype(np.int64)
-        row = ((grid.ymax - pts[:, 1]) // grid.res).astype(np.int64)
-        vals = gdf[column].to_numpy(dtype="float64")
-        ok = (row >= 0) & (row < grid.height) & (col >= 0) & (col < grid.width) & np.isfinite(vals)
-        np.add.at(out, (row[ok], col[ok]), vals[ok])
-    return out.astype(np.float32)

@@ -142,17 +142,6 @@ class Inputs:
                 self._pixel[key] = shapely.get_coordinates(to_pixel_space(pts, self.spec.grid))
             return self._pixel[key]
 
-    def tree(self, layer: str, column: str | None = None) -> shapely.STRtree:
-        """STRtree over a layer's geometries in the grid CRS (rows with ``column`` set)."""
-        key = ("tree", layer, column)
-        with self._lock(("pixel", key)):
-            if key not in self._pixel:
-                gdf = self.layer(layer)
-                if column is not None:
-                    gdf = gdf[gdf[column].notna()]
-                self._pixel[key] = shapely.STRtree(gdf.geometry.values)
-            return self._pixel[key]
-
 
 _INPUTS: dict[str, Inputs] = {}
 _INPUTS_GUARD = threading.Lock()

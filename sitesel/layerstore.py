@@ -9,7 +9,7 @@ import dataclasses
 
 import geopandas as gpd
 
-from .cache import CACHE_VERSION, cache_root, digest, file_fingerprint, load_json, save_json
+from .cache import CACHE_VERSION, atomic_file, cache_root, digest, file_fingerprint, load_json, save_json
 from .layers import LayerReport, read_vector
 from .manifest import LayerSpec
 
@@ -42,10 +42,8 @@ def read_layer_cached(spec: LayerSpec, crs, bbox, report: LayerReport, use_cache
             pass
     gdf = read_vector(spec, crs, bbox, report)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = data.with_suffix(f".{id(gdf)}.tmp")
-        gdf.to_parquet(tmp)
-        tmp.replace(data)
+        with atomic_file(data) as f:
+            gdf.to_parquet(f)
         save_json(meta, {"report": vars(report)})
     except (OSError, ValueError, TypeError):
         pass  # unwritable cache, or a column parquet cannot hold: only costs time

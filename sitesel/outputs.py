@@ -25,6 +25,7 @@ from rasterio.windows import Window
 
 from . import __version__
 from .cache import sha256_file
+from .defaults import DEFAULT_EXPORTS
 from .errors import OutputError
 
 #: Decimal places kept for floating-point attributes (stable, byte-identical reruns).
@@ -59,12 +60,8 @@ def write_sites(sites: gpd.GeoDataFrame, folder: Path) -> None:
         (folder / "sites.csv").write_text(",".join(EMPTY_COLUMNS) + "\n")
 
 
-#: Exports ``sitesel rank`` writes besides sites.geojson and sites.csv.
-DEFAULT_EXPORTS = ("gpkg", "parquet")
-
-
 def write_products(run, folder: Path, exports=DEFAULT_EXPORTS, offline: bool = False,
-                   context: bool = True, png: bool = True, map_name: str = "map.html",
+                   context: bool = True, png: bool = True, map_path: Path | None = None,
                    timings: dict | None = None, pool=None) -> dict[str, Path]:
     """Exports, ``map.html`` and ``map.png`` of a run, into ``folder``.
 
@@ -81,6 +78,10 @@ def write_products(run, folder: Path, exports=DEFAULT_EXPORTS, offline: bool = F
         Inline the map's JavaScript and CSS so it opens without a network.
     context : bool
         Draw and export the context layers (needs the run's layer manifest).
+    png : bool
+        Draw ``map.png`` too.
+    map_path : Path, optional
+        Where to write the interactive map (default ``folder / "map.html"``).
     timings : dict, optional
         Receives the seconds each product took.
     pool : executor, optional
@@ -105,7 +106,7 @@ def write_products(run, folder: Path, exports=DEFAULT_EXPORTS, offline: bool = F
     links = [n for n in ("sites.csv", "sites.geojson", "sites.gpkg", "sites.parquet", "sites.kml")
              if (folder / n).exists() or (run.path / n).exists()]
     with clock("map.html"):
-        written["map"] = write_map(run, folder / map_name, ctx, offline=offline, exports=links)
+        written["map"] = write_map(run, map_path or folder / "map.html", ctx, offline=offline, exports=links)
     if picture is not None:
         with clock("map.png (waited for)"):
             written["png"], seconds = picture.result()
@@ -220,8 +221,8 @@ def run_record(study, result, args: dict, timings: dict, checks: dict | None = N
 
 def _engine_record(study) -> dict:
     """How the measures were computed (executor None when every one came from the cache)."""
-    return {"executor": getattr(study, "executor_used", None), "workers": getattr(study, "executor_workers", None),
-            "tile_size": getattr(study, "tile_size", None), "task_bytes": getattr(study, "task_bytes", None)}
+    return {**(study.engine_used or {"executor": None, "workers": None}),
+            "tile_size": study.tile_size, "task_bytes": study.task_bytes}
 
 
 #: Marker in the names of staging and backup folders, beside the output directory.

@@ -21,7 +21,7 @@ from rasterio.warp import Resampling
 from .cache import CACHE_VERSION, cache_root, digest, file_fingerprint, load_json, save_json
 from .errors import EmptyLayerError, LayerError
 from .grid import grid_for_bounds, rasterize_mask
-from .layers import (LayerReport, _is_geoparquet, check_declared_type, column_mapping, numeric_values, raster_info,
+from .layers import (LayerReport, _bbox_in, _is_geoparquet, check_declared_type, column_mapping, numeric_values, raster_info,
                      read_features, read_raster)
 from .manifest import CANONICAL_LAYERS, NUMERIC_COLUMNS, REQUIRED_COLUMNS, Manifest
 from .sources import gdal_reason, vector_info
@@ -108,12 +108,13 @@ def _check_all(study, layers) -> InputChecks:
     w, s, e, n = study.grid.lonlat_bounds()
     m = AREA_MARGIN_DEG
     area = (max(w - m, -180), max(s - m, -90), min(e + m, 180), min(n + m, 90))
+    coarse = _coarse_region(study)
     for name in layers:
         spec = study.manifest[name]
         if spec.kind == "raster":
-            _check_raster(spec, study, checks)
+            _check_raster(spec, study, checks, coarse)
         else:
-            _check_vector(spec, study, area, checks)
+            _check_vector(spec, study, area, checks, coarse)
     return checks
 
 
@@ -125,7 +126,7 @@ def _box(b) -> str:
     return f"lon {b[0]:.1f}..{b[2]:.1f}, lat {b[1]:.1f}..{b[3]:.1f}"
 
 
-def _check_vector(spec, study, area, checks: InputChecks) -> None:
+def _check_vector(spec, study, area, checks: InputChecks, coarse) -> None:
     family, _ = CANONICAL_LAYERS[spec.name]
     label = study.region.label
     infos = []
@@ -158,7 +159,7 @@ def _check_vector(spec, study, area, checks: InputChecks) -> None:
         if canon in NUMERIC_COLUMNS:
             _check_numbers(spec, near, canon, area)
     if spec.name in COVERAGE_LAYERS:
-        share = _coverage(spec, near, study, area)
+        share = _coverage(spec, near, coarse, area)
         checks.coverage[spec.name] = share
         if share == 0:
             raise LayerError(f"layer '{spec.name}' ({near[0].path.name}) has no features over region {label}; "
@@ -166,15 +167,6 @@ def _check_vector(spec, study, area, checks: InputChecks) -> None:
         if share < MIN_COVERAGE:
             checks.warnings.append(f"layer '{spec.name}' covers only {share:.0%} of region {label}; the cells it "
                                    f"misses {COVERAGE_LAYERS[spec.name]}")
-
-
-def _bbox_in(info, area):
-    try:
-        b = Transformer.from_crs("EPSG:4326", info.crs, always_xy=True).transform_bounds(*area, densify_pts=21,
-                                                                                          errcheck=False)
-    except Exception:
-        return None
-    return tuple(b) if np.all(np.isfinite(b)) and b[0] < b[2] and b[1] < b[3] else None
 
 
 def _check_numbers(spec, infos, canon: str, area) -> None:
@@ -188,10 +180,9 @@ def _check_numbers(spec, infos, canon: str, area) -> None:
     numeric_values(raw, spec, canon, LayerReport())
 
 
-def _coverage(spec, infos, study, area) -> float:
+def _coverage(spec, infos, coarse, area) -> float:
     """Share of the region's cells (on a coarse grid) inside some feature's bounding box."""
-    grid = _coarse_grid(study)
-    region = rasterize_mask([study.region.geometry], grid)
+    grid, region = coarse
     if not region.any():
         return 1.0
     covered = np.zeros(grid.shape, dtype=bool)
@@ -229,14 +220,16 @@ def _coverage(spec, infos, study, area) -> float:
     return float((covered & region).sum() / region.sum())
 
 
-def _coarse_grid(study):
-    """A grid over the region with at most ~300 cells a side (and no finer than the study's)."""
+def _coarse_region(study):
+    """A grid over the region with at most ~300 cells a side (and no finer than the study's), and
+    the region's mask on it."""
     xmin, ymin, xmax, ymax = study.region.geometry.bounds
     res = max(study.grid.res, max(xmax - xmin, ymax - ymin) / 300.0, 10.0)
-    return grid_for_bounds((xmin, ymin, xmax, ymax), study.region.crs, res)
+    grid = grid_for_bounds((xmin, ymin, xmax, ymax), study.region.crs, res)
+    return grid, rasterize_mask([study.region.geometry], grid)
 
 
-def _check_raster(spec, study, checks: InputChecks) -> None:
+def _check_raster(spec, study, checks: InputChecks, coarse) -> None:
     info = raster_info(spec)
     label = study.region.label
     where = f"raster '{spec.name}' ({spec.sources[0].path})"
@@ -246,8 +239,7 @@ def _check_raster(spec, study, checks: InputChecks) -> None:
     if ll is not None and not _overlaps(ll, (rw, rs, re_, rn)):
         raise LayerError(f"{where} does not cover region {label}: it covers {_box(ll)}; "
                          f"supply a raster that covers {label}")
-    grid = _coarse_grid(study)
-    region = rasterize_mask([study.region.geometry], grid)
+    grid, region = coarse
     if not region.any():
         return
     declared = spec.nodata if spec.nodata is not None else info["nodata"]

@@ -15,7 +15,7 @@ from pathlib import Path
 from .paths import builtin_data
 from .errors import ProfileError
 from .measures import MEASURES
-from .valuefn import PARAMS, ValueFunction, check_value, value_function
+from .valuefn import PARAMS, ValueFunction, _number, check_value, value_function
 
 _TOP_KEYS = {"name", "title", "description", "footprint", "land", "constraints", "criteria", "sources", "ahp"}
 #: Keys only a profile file may hold: resolved before validation (see :func:`profile_document`).
@@ -471,15 +471,6 @@ def _table(doc: dict, key: str, where: str, required: bool = False) -> dict:
     return v
 
 
-def _number(v, where: str, unit: str) -> float:
-    from .valuefn import _number as num
-
-    return num(v, where, unit)
-
-
-_FOOTPRINT_KEYS = {"min_acres", "separation_km"}
-_LAND_KEYS = {"eligible_agencies"}
-_CONSTRAINT_KEYS = {"measure", "min", "max", "note"}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 #: Managing agencies known to PAD-US and the National Atlas (codes after the manifest's agency_map).
 KNOWN_AGENCIES = ("ARS", "BIA", "BLM", "BOEM", "DOC", "DOD", "DOE", "DOJ", "DOT", "FAA", "FWS", "GSA", "HHS", "MWAA",

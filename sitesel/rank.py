@@ -225,14 +225,9 @@ def _reasons(parts: dict) -> str:
 
 def feature_index(study) -> FeatureIndex:
     """The study's spatial indexes of evidence layers, built once and reused by every ranking."""
-    index = getattr(study, "_feature_index", None)
-    if index is None or index.study is not study:
-        index = FeatureIndex(study)
-        try:
-            study._feature_index = index
-        except AttributeError:  # a study type without a spare slot: index per call
-            pass
-    return index
+    if study._feature_index is None:
+        study._feature_index = FeatureIndex(study)
+    return study._feature_index
 
 
 def _place(study, gdf: gpd.GeoDataFrame, land: str) -> gpd.GeoDataFrame:

@@ -21,7 +21,7 @@ import pandas as pd
 from .measures import MEASURES
 from .profiles import Profile
 from .rank import DEFAULT_TOP, Result, _reasons, check_layers, check_reach, describe_sites
-from .scoring import clamp_total, constraint_ok, eligible
+from .scoring import clamp_total, eligible, feasible, weighted_sum
 from .sites import OVERSAMPLE, cells_needed, delineate
 
 #: Constraint sets whose feasible cells (and criterion scores there) are kept.
@@ -67,12 +67,6 @@ class Ranker:
         self._sites: OrderedDict = OrderedDict()
 
     # -- cells ----------------------------------------------------------------------------
-    def _eligible_mask(self, profile: Profile) -> np.ndarray:
-        key = frozenset(profile.eligible_agencies) if self.land != "all" else "all"
-        if key not in self._eligible:
-            self._eligible[key] = eligible(self.study, profile, self.land)
-        return self._eligible[key]
-
     def feasible_positions(self, profile: Profile) -> tuple[tuple, np.ndarray, int]:
         """(key, positions of the feasible candidate cells, number of eligible cells)."""
         agencies = frozenset(profile.eligible_agencies) if self.land != "all" else "all"
@@ -80,10 +74,10 @@ class Ranker:
         if key in self._feasible:
             self._feasible.move_to_end(key)
             return key, *self._feasible[key]
-        elig = self._eligible_mask(profile)
-        ok = elig.copy()
-        for c in profile.constraints:
-            ok &= constraint_ok(self.study.values(c.measure, self.land), c, self.study.grid.res)
+        if agencies not in self._eligible:
+            self._eligible[agencies] = eligible(self.study, profile, self.land)
+        elig = self._eligible[agencies]
+        ok = feasible(self.study, profile, self.land, base=elig)
         entry = (np.flatnonzero(ok), int(elig.sum()))
         self._feasible[key] = entry
         while len(self._feasible) > KEEP_FEASIBLE:
@@ -99,14 +93,8 @@ class Ranker:
         return self._parts[key]
 
     def cell_scores(self, profile: Profile, fkey: tuple, positions: np.ndarray) -> np.ndarray:
-        """Weighted sum at the feasible cells, computed as :func:`sitesel.scoring.cell_scores` does."""
-        acc = np.zeros(positions.size, dtype=np.float32)
-        for c in profile.criteria:
-            w = np.float32(profile.weights[c.key])
-            if w == 0:
-                continue
-            acc += w * self.criterion_score(fkey, positions, c)
-        return np.minimum(acc, np.float32(1.0), out=acc)
+        """Weighted sum at the feasible cells, from the cached criterion scores."""
+        return weighted_sum(profile, positions.size, lambda c: self.criterion_score(fkey, positions, c))
 
     # -- sites ----------------------------------------------------------------------------
     def _describe(self, profile: Profile, site_positions: list[np.ndarray]) -> list[dict]:

@@ -52,12 +52,21 @@ def feasible(study, profile: Profile, land: str, base: np.ndarray | None = None)
 
 def cell_scores(study, profile: Profile, land: str, positions: np.ndarray) -> np.ndarray:
     """Scores 0-1 (weighted sum of criterion scores) at candidate ``positions``."""
-    acc = np.zeros(positions.size, dtype=np.float32)
+    return weighted_sum(profile, positions.size, lambda c: c.function(study.values(c.measure, land)[positions]))
+
+
+def weighted_sum(profile: Profile, n: int, criterion_scores) -> np.ndarray:
+    """Scores 0-1 of ``n`` cells: the float32 weighted sum of ``criterion_scores(criterion)``.
+
+    The one place the sum is taken, so the engine and the re-ranker (which caches criterion
+    scores) give bit-identical results.
+    """
+    acc = np.zeros(n, dtype=np.float32)
     for c in profile.criteria:
         w = np.float32(profile.weights[c.key])
         if w == 0:
             continue
-        acc += w * c.function(study.values(c.measure, land)[positions])
+        acc += w * criterion_scores(c)
     return np.minimum(acc, np.float32(1.0), out=acc)  # float32 weights may sum past 1
 
 
@@ -80,10 +89,10 @@ def site_breakdown(profile: Profile, raw: dict[str, float]) -> tuple[float, dict
         total += contrib
         parts[c.key] = {"measure": c.measure, "unit": MEASURES[c.measure].unit, "raw": raw.get(c.measure),
                         "score": s, "weight": w, "contribution": contrib}
-    return clamp_total(total), parts
+    return float(clamp_total(total)), parts
 
 
 def clamp_total(total):
     """Scores (0-100) with the rounding of a float sum of weights that add up to 1 removed:
     a perfect site sums to 100.00000000000001 for some weights (found by the property tests)."""
-    return np.minimum(np.maximum(total, 0.0), 100.0) if isinstance(total, np.ndarray) else min(max(total, 0.0), 100.0)
+    return np.clip(total, 0.0, 100.0)

@@ -35,15 +35,10 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from .defaults import DEFAULT_CONCENTRATION, DEFAULT_K, DEFAULT_SAMPLES
 from .errors import SiteselError
 from .profiles import Profile
 
-#: Default Dirichlet concentration ``c`` (see the module docstring).
-DEFAULT_CONCENTRATION = 100.0
-#: Default number of samples.
-DEFAULT_SAMPLES = 1000
-#: Default top-k threshold (capped at the number of sites reported).
-DEFAULT_K = 10
 #: Points of the one-at-a-time sweep per criterion.
 SWEEP_STEPS = 21
 #: Columns added to the sites.

@@ -4,7 +4,6 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import geopandas as gpd
 import numpy as np
 
 from .maplayers import AGENCY_COLORS, KV_STYLES, kv_class

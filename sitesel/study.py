@@ -18,8 +18,7 @@ import numpy as np
 import shapely
 
 from . import __version__
-from .cache import CACHE_VERSION, cache_root, digest, file_fingerprint, load_array, load_json, save_array, save_json
-from .cache import sha256_file  # noqa: F401  (re-exported for callers of the earlier API)
+from .cache import CACHE_VERSION, cache_root, digest, file_fingerprint, load_array, save_array
 from .errors import LayerError, RegionError
 from .grid import LOWER48_ALIASES, Grid, crs_for_states, grid_for_bounds
 from .inputs import Inputs, StudySpec, inputs_for
@@ -182,6 +181,8 @@ class Study:
     _candidates: dict = field(default_factory=dict)
     _supersets: dict = field(default_factory=dict)
     _executor: object = None
+    engine_used: dict | None = None  # how the measures were computed (None: all from the cache)
+    _feature_index: object = None  # evidence.FeatureIndex, built on first use by rank.feature_index
     cpu_seconds: dict = field(default_factory=dict)
     _guard: threading.RLock = field(default_factory=threading.RLock)
 
@@ -240,7 +241,7 @@ class Study:
             state[k] = {}
         state["_executor"] = None
         state["_guard"] = None
-        state.pop("_feature_index", None)
+        state["_feature_index"] = None
         return state
 
     def __setstate__(self, state: dict) -> None:
@@ -366,16 +367,13 @@ class Study:
 
     @staticmethod
     def _save_candidates(path: Path, cand: Candidates) -> None:
-        import io
+        from .cache import atomic_file
 
-        from .cache import atomic_write_bytes
-
-        buf = io.BytesIO()
-        np.savez(buf, cells=cand.cells, agency=cand.agency, agencies=np.array(cand.agencies, dtype=str))
         try:
-            atomic_write_bytes(path, buf.getvalue())
+            with atomic_file(path) as f:
+                np.savez(f, cells=cand.cells, agency=cand.agency, agencies=np.array(cand.agencies, dtype=str))
         except OSError:
-            pass
+            pass  # an unwritable cache only costs time
 
     # -- measures -----------------------------------------------------------------------------
     def prepare(self, names, land: str = "federal") -> None:
@@ -418,9 +416,9 @@ class Study:
                 ex = self._executor
                 # Plain data, so run.json can say how the measures were computed even when it is
                 # written by a worker process (which gets the study without its executor).
-                self.executor_used = {"SerialExecutor": "serial", "ProcessExecutor": "processes",
-                                      "DaskExecutor": "dask"}.get(type(ex).__name__, type(ex).__name__)
-                self.executor_workers = getattr(ex, "workers", None)
+                self.engine_used = {"executor": {"SerialExecutor": "serial", "ProcessExecutor": "processes",
+                                                 "DaskExecutor": "dask"}.get(type(ex).__name__, type(ex).__name__),
+                                    "workers": getattr(ex, "workers", None)}
                 if hasattr(ex, "warm_up"):
                     ex.warm_up()
                 result: dict = {}
@@ -494,12 +492,14 @@ class Study:
 
     def _cells_file(self, land: str, sup: Candidates) -> Path:
         """The superset's cells as ``.npy``, for worker processes to map."""
-        path = self._supersets[land][1].with_suffix(".cells.npy")
-        if load_array(path, len(sup)) is None:
-            if not self.use_cache:
-                import tempfile
+        if not self.use_cache:
+            import tempfile
 
-                path = Path(tempfile.mkdtemp(prefix="sitesel-")) / "cells.npy"
+            path = Path(tempfile.mkdtemp(prefix="sitesel-")) / "cells.npy"
+            save_array(path, sup.cells)
+            return path
+        path = self._supersets[land][1].with_suffix(".cells.npy")
+        if load_array(path, len(sup), mmap=True) is None:  # only its length is checked: map, don't read
             save_array(path, sup.cells)
         return path
 

@@ -97,7 +97,8 @@ def value_function(spec: dict, where: str, unit: str | None = None) -> ValueFunc
         if not isinstance(t, list) or not isinstance(sc, list) or not t or len(sc) != len(t) + 1:
             raise ProfileError(f"{where}: step needs a non-empty list of thresholds and one more score than "
                                "thresholds, e.g. thresholds = [230, 345], scores = [0, 0.5, 1]")
-        if [value("thresholds", v) for v in t] != sorted(value("thresholds", v) for v in t):
+        ts = [value("thresholds", v) for v in t]
+        if ts != sorted(ts):
             raise ProfileError(f"{where}.thresholds must be ascending, not {t}")
         sc = [_number(v, f"{where}.scores") for v in sc]
         if any(not 0 <= v <= 1 for v in sc):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 
 def add_parser(sub) -> None:
-    from ..compare import DEFAULT_MIN_OVERLAP
+    from ..defaults import DEFAULT_MIN_OVERLAP
 
     c = sub.add_parser("compare", help="compare two runs: entries and exits of the top N, rank changes, Kendall's tau",
                        description="Sites of the two runs are the same place when their polygons overlap by at "

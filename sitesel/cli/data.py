@@ -5,7 +5,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import FetchError
-from .rank import bbox_arg
+from .options import bbox_arg
 
 
 def add_parser(sub) -> None:

@@ -18,22 +18,16 @@ def add_parser(sub) -> None:
 
 
 def run(a: argparse.Namespace) -> int:
-    from ..export import FORMATS
-    from ..maplayers import context_layers
-    from ..mapping import write_map
+    from ..outputs import write_products
     from ..rundir import read_run
-    from ..staticmap import write_static_map
 
     r = read_run(a.run_dir)
     if a.layers:
         r.study(a.layers)
-    ctx = {} if a.no_context else context_layers(r.study(), r.eligible_agencies, r.land)
     out = Path(a.out) if a.out else r.path / "map.html"
-    links = [n for n in ("sites.csv", *FORMATS.values()) if (r.path / n).exists()]
-    links = list(dict.fromkeys(links))
-    write_map(r, out, ctx, offline=a.offline, exports=links)
+    written = write_products(r, r.path, exports=(), offline=a.offline, context=not a.no_context,
+                             png=not a.no_png, map_path=out)
     print(f"{out}  ({out.stat().st_size / 1e6:.1f} MB{', offline' if a.offline else ''})")
-    if not a.no_png:
-        png = write_static_map(r, r.path / "map.png", ctx)
-        print(png)
+    if "png" in written:
+        print(written["png"])
     return 0

@@ -88,16 +88,6 @@ def resolution_arg(text: str) -> float:
     return v
 
 
-def positive_int(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
-    return n
-
-
 def add_study_options(r: argparse.ArgumentParser) -> None:
     """Region, grid, layers, land and how measures are computed."""
     r.add_argument("--region", help="USPS state codes, comma-separated (AZ,NM), or L48 for the lower 48")

@@ -6,13 +6,13 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-from scipy import ndimage
-
+from ..defaults import DEFAULT_EXPORTS
 from ..errors import SiteselError
-from ..outputs import DEFAULT_EXPORTS
-from .options import bbox_arg, resolution_arg  # noqa: F401  (imported from here by cli.data)
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def add_parser(sub) -> None:
@@ -206,6 +206,9 @@ def no_sites_reason(result, study) -> str:
 
 def largest_area_acres(cells: np.ndarray, grid) -> float:
     """Acres of the largest rook-connected patch of the feasible ``cells`` (as sites grow)."""
+    import numpy as np
+    from scipy import ndimage
+
     if not cells.size:
         return 0.0
     rows, cols = np.divmod(cells, grid.width)

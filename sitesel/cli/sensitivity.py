@@ -8,7 +8,7 @@ from ..errors import SiteselError
 
 
 def add_parser(sub) -> None:
-    from ..sensitivity import DEFAULT_CONCENTRATION, DEFAULT_K, DEFAULT_SAMPLES
+    from ..defaults import DEFAULT_CONCENTRATION, DEFAULT_K, DEFAULT_SAMPLES
     from .options import add_profile_options, add_study_options
 
     s = sub.add_parser("sensitivity", help="rank, then perturb the weights and report how robust each site's rank is",
@@ -30,9 +30,9 @@ def add_parser(sub) -> None:
 
 
 def run(a: argparse.Namespace) -> int:
-    from ..api import RankResult, StudySession, write_run
+    from ..api import StudySession, write_run
     from ..progress import Progress
-    from ..sensitivity import add_robustness_layer, sensitivity, write_extras
+    from ..sensitivity import add_robustness_layer, write_extras
     from .options import open_study_from_args, profiles_from_args
 
     prog = Progress(quiet=a.quiet)
@@ -43,11 +43,9 @@ def run(a: argparse.Namespace) -> int:
     with study:
         session = StudySession(study, a.land)
         with prog.step("ranking"):
-            ranking = session.ranker.rank(profiles[0], top=a.top, allow_missing=a.allow_missing)
-        res = RankResult(ranking.result, ranking.pool, session)
+            res = session.rank(profiles[0], top=a.top, allow_missing=a.allow_missing)
         with prog.step(f"sensitivity ({a.samples} samples)"):
-            sens = sensitivity(ranking.pool, res.profile, top=len(res.sites), k=a.k, samples=a.samples, seed=a.seed,
-                               concentration=a.concentration)
+            sens = session.sensitivity(res, samples=a.samples, seed=a.seed, concentration=a.concentration, k=a.k)
         res.result.sites = sens.sites
         out = Path(a.out)
         with prog.step("writing outputs"):
