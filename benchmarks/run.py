@@ -97,6 +97,7 @@ def case_args(name: str, **kw) -> list[str]:
 def _shared_inputs(region: str, res: float):
     """The layers both tools start from, in memory (EPSG:5070), and sitesel's study."""
     import geopandas as gpd
+    import numpy as np
     import shapely
 
     from sitesel.manifest import default_manifest_path, load_manifest
@@ -116,7 +117,9 @@ def _shared_inputs(region: str, res: float):
     eligible = gpd.GeoSeries(shapely.intersection(fed.geometry.values[ok], region_geom), crs=study.grid.crs)
     eligible = eligible[~eligible.is_empty]
     bad = prot["agency"].isin(pol.never_agencies) | prot["designation"].isin(pol.never_designations)
-    excluded = gpd.GeoSeries(list(fed.geometry.values[never]) + list(prot.geometry.values[bad.to_numpy()]),
+    # sitesel rasterises protected areas as drawn; the vector workflow needs them repaired.
+    excluded = gpd.GeoSeries(shapely.make_valid(np.concatenate([fed.geometry.values[never],
+                                                                prot.geometry.values[bad.to_numpy()]])),
                              crs=study.grid.crs)
     lines = study.layer("transmission_lines")
     lines = lines[lines["voltage_kv"] >= QUESTION["kv"]].geometry

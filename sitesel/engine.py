@@ -60,6 +60,54 @@ def tile_cells(cells: np.ndarray, grid: Grid, tile: Tile) -> tuple[np.ndarray, n
     return pos, local
 
 
+class Tiling:
+    """Which tile of a tiling (from :func:`sitesel.grid.tiles`) holds each of ``cells`` (sorted flat
+    grid indices): counting them is quick, so tasks can be sent out before the (slower) positions
+    of each tile's cells are worked out."""
+
+    def __init__(self, cells: np.ndarray, grid: Grid, plan: list[Tile]):
+        self.plan = plan
+        self._cells = cells
+        if len(plan) == 1:
+            self._tid = None
+            self.counts = np.array([cells.size])
+        else:
+            size = max(plan[0].core.height, plan[0].core.width)
+            across = -(-grid.width // size)
+            rows, cols = np.divmod(cells, grid.width)
+            tid = (rows // size).astype(np.int32)
+            tid *= across
+            tid += (cols // size).astype(np.int32)
+            self._tid = tid
+            self.counts = np.bincount(tid, minlength=len(plan))
+        self._positions: list | None = None
+
+    def positions(self) -> list[np.ndarray | slice]:
+        """For each tile, the positions in ``cells`` of its core's cells, ascending (a slice when
+        contiguous). One pass over the cells for the whole tiling, not one per tile."""
+        if self._positions is None:
+            if self._tid is None:
+                self._positions = [slice(0, self._cells.size)]
+            else:
+                order = np.argsort(self._tid, kind="stable")
+                if order.size < 2**31:
+                    order = order.astype(np.int32)
+                ends = np.cumsum(self.counts)
+                out = []
+                for i in range(len(self.plan)):
+                    pos = order[(ends[i - 1] if i else 0):ends[i]]
+                    contiguous = pos.size and pos[-1] - pos[0] + 1 == pos.size
+                    out.append(slice(int(pos[0]), int(pos[-1]) + 1) if contiguous else pos)
+                self._positions = out
+                self._tid = None
+        return self._positions
+
+
+def tiling_positions(cells: np.ndarray, grid: Grid, plan: list[Tile]) -> list[np.ndarray | slice]:
+    """For each tile of ``plan``, the positions in ``cells`` of its core's cells (see :class:`Tiling`)."""
+    return Tiling(cells, grid, plan).positions()
+
+
 def run_task(task: Task, cells: np.ndarray | None = None) -> tuple[str, int, np.ndarray, float]:
     """Compute one task (in any process); returns (measure, tile index, values, CPU seconds)."""
     t0 = time.process_time()
@@ -70,6 +118,12 @@ def run_task(task: Task, cells: np.ndarray | None = None) -> tuple[str, int, np.
     inputs = inputs_for(task.spec)
     values = MEASURES[task.measure].compute(inputs, task.tile, local)
     return task.measure, task.tile.index, np.asarray(values, dtype=np.float32), time.process_time() - t0
+
+
+def read_layer(spec: StudySpec, name: str) -> None:
+    """Read one layer in this (worker) process: it lands in the disk cache for the others and
+    stays in memory here for the measures that need it."""
+    inputs_for(spec).layer(name)
 
 
 def plan_tiles(grid: Grid, measure: str, cap_km: float, task_bytes: int = DEFAULT_TASK_BYTES,
@@ -270,30 +324,27 @@ def compute_values(spec: StudySpec, names: Iterable[str], cells: np.ndarray, cel
     """
     grid = spec.grid
     tasks: list[Task] = []
-    # Positions are shared by every measure with the same core window, and kept as a slice when
-    # contiguous: one int64 array per task would be ~4 GB over the lower 48 at 250 m.
-    by_core: dict[tuple, np.ndarray | slice] = {}
-    positions: dict[tuple[str, int], np.ndarray | slice] = {}
+    # Positions are shared by every measure with the same tiling (one int64 array per task would
+    # be ~4 GB over the lower 48 at 250 m), and worked out while the first tasks run.
+    tilings: dict[tuple, Tiling] = {}
+    of_task: dict[tuple[str, int], Tiling] = {}
     for name in names:
         if MEASURES[name].derived:
             raise ValueError(f"{name} is derived; compute it from its inputs")
-        for tile in plan_tiles(grid, name, spec.cap_km, task_bytes, tile_size):
-            core = tile.core
-            key = (core.row, core.col, core.height, core.width)
-            if key not in by_core:
-                pos, _ = tile_cells(cells, grid, tile)
-                contiguous = pos.size and pos[-1] - pos[0] + 1 == pos.size
-                by_core[key] = slice(int(pos[0]), int(pos[-1]) + 1) if contiguous else pos
-            pos = by_core[key]
-            if (pos.stop - pos.start if isinstance(pos, slice) else pos.size):
-                positions[(name, tile.index)] = pos
+        plan = plan_tiles(grid, name, spec.cap_km, task_bytes, tile_size)
+        key = (plan[0].core.height, plan[0].core.width, len(plan))
+        if key not in tilings:
+            tilings[key] = Tiling(cells, grid, plan)
+        for tile, count in zip(plan, tilings[key].counts):
+            if count:
+                of_task[(name, tile.index)] = tilings[key]
                 tasks.append(Task(spec, name, tile, str(cells_path), executor.threads))
     out = {n: np.full(cells.size, np.nan, dtype=np.float32) for n in names}
     # Largest first: keeps both workers busy to the end.
     tasks.sort(key=lambda t: -t.tile.padded.size * MEASURES[t.measure].bytes_per_cell())
     bar = progress.bar(len(tasks), "criterion rasters") if progress is not None else None
     for name, index, values, cpu in executor.map_unordered(run_task, tasks, cells):
-        out[name][positions[(name, index)]] = values
+        out[name][of_task[(name, index)].positions()[index]] = values
         if cpu_seconds is not None:
             cpu_seconds[name] = cpu_seconds.get(name, 0.0) + cpu
         if bar is not None:

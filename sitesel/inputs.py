@@ -43,12 +43,16 @@ class StudySpec:
         that tiles need and so keeps tiled and untiled results identical.
     use_cache : bool
         Read and write the on-disk caches.
+    cache_dir : str, optional
+        The cache folder, fixed when the study opens: worker processes (started from a server
+        process with its own environment) must use the same one.
     """
 
     manifest: Manifest
     grid: Grid
     cap_km: float
     use_cache: bool = True
+    cache_dir: str | None = None
 
     def key(self) -> str:
         text = f"{self.manifest.path}|{self.grid.key()}|{self.cap_km}|{self.use_cache}|{__version__}"
@@ -84,10 +88,10 @@ class Inputs:
                 if progress is not None:
                     with progress.step(f"reading {name}"):
                         gdf = read_layer_cached(spec, self.spec.grid.crs, self.spec.read_bbox(), report,
-                                                self.spec.use_cache)
+                                                self.spec.use_cache, self.spec.cache_dir)
                 else:
                     gdf = read_layer_cached(spec, self.spec.grid.crs, self.spec.read_bbox(), report,
-                                            self.spec.use_cache)
+                                            self.spec.use_cache, self.spec.cache_dir)
                 self._layers[name] = gdf
                 self.reports[name] = report
             return self._layers[name]

@@ -6,6 +6,7 @@ the raster work of a run; the second process to need a layer reads the finished 
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import geopandas as gpd
 
@@ -21,15 +22,17 @@ def layer_key(spec: LayerSpec, crs, bbox) -> str:
     return digest(sorted((k, repr(v)) for k, v in entry.items()), sources, str(crs), bbox, CACHE_VERSION)
 
 
-def read_layer_cached(spec: LayerSpec, crs, bbox, report: LayerReport, use_cache: bool = True) -> gpd.GeoDataFrame:
-    """:func:`sitesel.layers.read_vector`, through the GeoParquet cache when ``use_cache``."""
+def read_layer_cached(spec: LayerSpec, crs, bbox, report: LayerReport, use_cache: bool = True,
+                      root: str | None = None) -> gpd.GeoDataFrame:
+    """:func:`sitesel.layers.read_vector`, through the GeoParquet cache (in ``root``, default
+    :func:`sitesel.cache.cache_root`) when ``use_cache``."""
     if not use_cache:
         return read_vector(spec, crs, bbox, report)
     try:
         key = layer_key(spec, crs, bbox)
     except OSError:
         return read_vector(spec, crs, bbox, report)
-    folder = cache_root() / "layers"
+    folder = (Path(root) if root else cache_root()) / "layers"
     data, meta = folder / f"{spec.name}-{key}.parquet", folder / f"{spec.name}-{key}.json"
     saved = load_json(meta)
     if saved is not None and data.exists():

@@ -202,8 +202,13 @@ def _fmt_mw(mw: float) -> str:
 def for_display(gdf: gpd.GeoDataFrame, tolerance_m: float, decimals: int = DISPLAY_DECIMALS) -> gpd.GeoDataFrame:
     """Simplify (in the layer's metric CRS), move to WGS84 and round coordinates, for web maps."""
     out = gdf.copy()
-    if tolerance_m > 0 and not (out.geom_type == "Point").all():
-        out["geometry"] = out.geometry.simplify(tolerance_m, preserve_topology=True)
+    types = set(out.geom_type.dropna())
+    if tolerance_m > 0 and types - {"Point", "MultiPoint"}:
+        # Only polygons need their topology kept (a simplified ring must not cross itself); lines
+        # simplify ~4x faster without.
+        polygons = bool(types & {"Polygon", "MultiPolygon"})
+        out["geometry"] = out.geometry.simplify(tolerance_m, preserve_topology=polygons)
     out = out.to_crs("EPSG:4326")
-    out["geometry"] = shapely.set_precision(out.geometry.values, 10.0 ** -decimals, mode="pointwise")
+    # Rounding every coordinate (what set_precision's "pointwise" mode does, ~5x faster).
+    out["geometry"] = shapely.transform(out.geometry.values, lambda xy: np.round(xy, decimals))
     return out[~out.geometry.is_empty & out.geometry.notna()]

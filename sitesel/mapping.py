@@ -10,9 +10,12 @@ import datetime as dt
 import html
 import json
 import math
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import branca.colormap as cm
+import branca.element
 import folium
 import shapely
 import geopandas as gpd
@@ -60,9 +63,23 @@ _BIND_SITE = JsCode("""function(feature, layer) {
     layer.bindPopup(feature.properties.popup, {maxWidth: 560, minWidth: 320, maxHeight: 380,
                                                 autoPanPaddingTopLeft: [50, 120]});
 }""")
-_BIND_TIP = JsCode("""function(feature, layer) {
-    if (feature.properties.tip) { layer.bindTooltip(feature.properties.tip, {sticky: true}); }
+_BIND_NUMBER = JsCode("""function(feature, layer) {
+    layer.bindTooltip(feature.properties.tip, {sticky: true});
+    layer.bindPopup(feature.properties.popup, {maxWidth: 560, minWidth: 320, maxHeight: 380,
+                                                autoPanPaddingTopLeft: [50, 120]});
 }""")
+
+
+class StaticHtml(folium.Element):
+    """Finished HTML put into the page as it is: ``folium.Element(html)`` would compile it as a
+    Jinja template (~20 ms for the title panel or the CSS), only to render it unchanged."""
+
+    def __init__(self, html: str):
+        super().__init__()
+        self._html = html
+
+    def render(self, **kwargs) -> str:
+        return self._html
 
 
 def esc(value) -> str:
@@ -225,43 +242,69 @@ def _sites_layer(m, run, cmap, exports: list[str]) -> folium.FeatureGroup:
     polys = folium.GeoJson({"type": "FeatureCollection", "features": feats}, name="site polygons",
                            on_each_feature=_BIND_SITE, control=False)
     polys.add_to(group)
+    # Numbered markers: one GeoJSON layer whose per-feature "style" is the icon's HTML (one Folium
+    # element, not five per site: each element compiles its own template, ~10 ms apiece).
+    numbers = []
     for f, (_, row) in zip(feats, wgs.iterrows()):
         p = row.geometry.representative_point()
         color = f["properties"]["style"]["fillColor"]
-        icon = folium.DivIcon(
-            html=f'<div class="ss-num ss-num-{int(row["rank"])}" style="border-color:{color}">{int(row["rank"])}</div>',
-            icon_size=(22, 22), icon_anchor=(11, 11), class_name="ss-num-icon")
-        folium.Marker([p.y, p.x], icon=icon, tooltip=folium.Tooltip(f["properties"]["tip"]),
-                      popup=folium.Popup(f["properties"]["popup"], max_width=560, min_width=320, max_height=380,
-                                         auto_pan_padding_top_left=[50, 120])).add_to(group)
+        rank = int(row["rank"])
+        numbers.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [p.x, p.y]},
+                        "properties": {"rank": rank, "tip": f["properties"]["tip"], "popup": f["properties"]["popup"],
+                                       "icon": f'<div class="ss-num ss-num-{rank}" style="border-color:{color}">'
+                                               f'{rank}</div>'}})
+    if numbers:
+        folium.GeoJson({"type": "FeatureCollection", "features": numbers}, name="site numbers", control=False,
+                       marker=folium.Marker(icon=folium.DivIcon(icon_size=(22, 22), icon_anchor=(11, 11),
+                                                                class_name="ss-num-icon")),
+                       style_function=lambda f: {"html": f["properties"]["icon"]},
+                       on_each_feature=_BIND_NUMBER).add_to(group)
     if feats:
         SiteSearch(polys, search_label="label", placeholder="Search sites: rank or name",
                    geom_type="Polygon", collapsed=False, position="topleft").add_to(m)
     return group
 
 
-def _context_style(name: str):
+def _context_styles(name: str) -> tuple[str | None, dict, dict]:
+    """How a context layer is styled: (property that picks the style, property value -> style,
+    default style)."""
     if name == "federal_land":
-        return lambda f: {"color": AGENCY_COLORS.get(f["properties"]["agency"], AGENCY_COLORS["OTHER"]),
-                          "weight": 0.6, "fillColor": AGENCY_COLORS.get(f["properties"]["agency"], AGENCY_COLORS["OTHER"]),
-                          "fillOpacity": 0.35}
+        table = {a: {"color": c, "weight": 0.6, "fillColor": c, "fillOpacity": 0.35} for a, c in AGENCY_COLORS.items()}
+        return "agency", table, table["OTHER"]
     if name == "transmission_lines":
-        return lambda f: {"color": KV_STYLES[f["properties"]["cls"]][2], "weight": KV_STYLES[f["properties"]["cls"]][3],
-                          "opacity": 0.9}
+        table = {str(i): {"color": s[2], "weight": s[3], "opacity": 0.9} for i, s in enumerate(KV_STYLES)}
+        return "cls", table, table[str(len(KV_STYLES) - 1)]
     if name == "power_plants":
-        return lambda f: {"radius": MW_STYLES[f["properties"]["cls"]][2], "color": "#7a5200", "weight": 1, "fill": True,
-                          "fillColor": "#ffb000", "fillOpacity": 0.75}
+        table = {str(i): {"radius": s[2], "color": "#7a5200", "weight": 1, "fill": True, "fillColor": "#ffb000",
+                          "fillOpacity": 0.75} for i, s in enumerate(MW_STYLES)}
+        return "cls", table, table[str(len(MW_STYLES) - 1)]
     if name == "roads":
-        return lambda f: ({"color": "#8c2d04", "weight": 2.5, "opacity": 0.8} if f["properties"]["interstate"]
-                          else {"color": "#8c6d31", "weight": 1.2, "opacity": 0.7})
-    if name == "railroads":
-        return lambda f: {"color": "#404040", "weight": 1.5, "dashArray": "6 3"}
-    if name == "rivers":
-        return lambda f: {"color": "#2b8cbe", "weight": 1.5}
-    if name == "lakes":
-        return lambda f: {"color": "#2b8cbe", "weight": 0.8, "fillColor": "#9ecae1", "fillOpacity": 0.7}
+        table = {"true": {"color": "#8c2d04", "weight": 2.5, "opacity": 0.8},
+                 "false": {"color": "#8c6d31", "weight": 1.2, "opacity": 0.7}}
+        return "interstate", table, table["false"]
+    fixed = {"railroads": {"color": "#404040", "weight": 1.5, "dashArray": "6 3"},
+             "rivers": {"color": "#2b8cbe", "weight": 1.5},
+             "lakes": {"color": "#2b8cbe", "weight": 0.8, "fillColor": "#9ecae1", "fillOpacity": 0.7}}
+    if name in fixed:
+        return None, {}, fixed[name]
     color = next(c.color for c in CONTEXTS if c.name == name)
-    return lambda f: {"radius": 4, "color": "#ffffff", "weight": 1, "fill": True, "fillColor": color, "fillOpacity": 0.9}
+    return None, {}, {"radius": 4, "color": "#ffffff", "weight": 1, "fill": True, "fillColor": color, "fillOpacity": 0.9}
+
+
+def _context_binder(name: str) -> JsCode:
+    """Styles each feature from a small table in the page and binds its tooltip.
+
+    Folium's ``style_function`` would write every feature's id into the page once per style
+    (megabytes for a national map) and evaluate the function per feature in Python.
+    """
+    key, table, default = _context_styles(name)
+    pick = f"styles[String(feature.properties.{key})] || " if key else ""
+    return JsCode(f"""function(feature, layer) {{
+    var styles = {json.dumps(table)}, s = {pick}{json.dumps(default)};
+    if (s.radius && layer.setRadius) {{ layer.setRadius(s.radius); }}
+    layer.setStyle(s);
+    if (feature.properties.tip) {{ layer.bindTooltip(feature.properties.tip, {{sticky: true}}); }}
+}}""")
 
 
 def _context_frame(name: str, gdf: gpd.GeoDataFrame, tolerance_m: float) -> gpd.GeoDataFrame:
@@ -401,7 +444,7 @@ def _context_layers(m, context: dict, tolerance_m: float) -> dict[str, str]:
         marker = folium.CircleMarker(radius=4) if ctx.geom == "point" else None
         fc = _feature_collection(d)
         folium.GeoJson(fc, name=titles.get(ctx.name, ctx.title), show=ctx.show,
-                       style_function=_context_style(ctx.name), on_each_feature=_BIND_TIP, marker=marker,
+                       on_each_feature=_context_binder(ctx.name), marker=marker,
                        smooth_factor=1.0).add_to(m)
     return titles
 
@@ -568,19 +611,62 @@ def site_map(run, context: dict | None = None, surface: Path | None = None,
     plugins.MiniMap(toggle_display=True, position="bottomright").add_to(m)
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
     root = m.get_root()
-    root.header.add_child(folium.Element(_CSS))
-    root.html.add_child(folium.Element(_title_html(run, len(sites))))
+    root.header.add_child(StaticHtml(_CSS))
+    root.html.add_child(StaticHtml(_title_html(run, len(sites))))
     legend = _legend_html(run, context, titles, surface=has_surface)
     if legend:
-        root.html.add_child(folium.Element(legend))
+        root.html.add_child(StaticHtml(legend))
     if len(sites):
         m.fit_bounds([[s, w], [n, e]], padding=(30, 30))
     return m
 
 
+class _Rendered(branca.element.Element):
+    """Folium and branca wrap every finished piece of a page (a layer's script with its data) in
+    ``Element(text)``, which compiles the text as a Jinja template and renders it again. That
+    evaluates any ``{{ ... }}`` in the data (a unit named ``{{ 7*7 }}`` showed as ``49``; Jinja
+    expressions can reach Python objects) and lexes megabytes of GeoJSON (~1 s for a national
+    map). While a page renders, finished text is put in as it is."""
+
+    def __init__(self, template: str | None = None, template_name: str | None = None):
+        if template is None:  # a container: render its children as usual
+            super().__init__(template, template_name)
+            self._text = None
+        else:
+            super().__init__()
+            self._text = template
+
+    def render(self, **kwargs) -> str:
+        return self._text if self._text is not None else super().render(**kwargs)
+
+
+_RENDERING = threading.Lock()
+_ELEMENT = branca.element.Element
+
+
+@contextmanager
+def _finished_text_as_is():
+    import folium.elements
+    import folium.features
+    import folium.folium
+    import folium.map
+
+    with _RENDERING:
+        modules = [mod for mod in (branca.element, folium.elements, folium.features, folium.folium, folium.map)
+                   if getattr(mod, "Element", None) is _ELEMENT]
+        for mod in modules:
+            mod.Element = _Rendered
+        try:
+            yield
+        finally:
+            for mod in modules:
+                mod.Element = _ELEMENT
+
+
 def render_map(m: folium.Map, offline: bool = False) -> str:
     """The map's HTML; ``offline`` inlines every script and stylesheet (tiles still need a network)."""
-    page = m.get_root().render()
+    with _finished_text_as_is():
+        page = m.get_root().render()
     if offline:
         page = inline_assets(page)
         left = external_links(page)

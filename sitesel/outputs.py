@@ -94,19 +94,27 @@ def write_products(run, folder: Path, exports=DEFAULT_EXPORTS, offline: bool = F
 
     clock = _Clock(timings)
     picture = pool.submit(_static_map_job, run, folder / "map.png", context) if (png and pool is not None) else None
+    # The GeoPackage (sites and clipped context layers) is written by the other worker meanwhile.
+    package = (pool.submit(_gpkg_job, run, folder / FORMATS["gpkg"], context)
+               if ("gpkg" in exports and pool is not None) else None)
     with clock("context layers"):
         ctx = context_layers(run.study(), run.eligible_agencies, run.land) if context else {}
     written: dict[str, Path] = {}
     writers = {"gpkg": lambda p: write_gpkg(run.sites, p, crs=run.grid_crs, context=ctx),
                "parquet": lambda p: write_parquet(run.sites, p), "kml": lambda p: write_kml(run.sites, p)}
     for fmt in exports:
-        if fmt in writers:
+        if fmt in writers and not (fmt == "gpkg" and package is not None):
             with clock(fmt):
                 written[fmt] = writers[fmt](folder / FORMATS[fmt])
     links = [n for n in ("sites.csv", "sites.geojson", "sites.gpkg", "sites.parquet", "sites.kml")
              if (folder / n).exists() or (run.path / n).exists()]
     with clock("map.html"):
         written["map"] = write_map(run, map_path or folder / "map.html", ctx, offline=offline, exports=links)
+    if package is not None:
+        with clock("gpkg (waited for)"):
+            written["gpkg"], seconds = package.result()
+        if timings is not None:
+            timings["gpkg"] = round(seconds, 3)
     if picture is not None:
         with clock("map.png (waited for)"):
             written["png"], seconds = picture.result()
@@ -126,6 +134,16 @@ def _static_map_job(run, path: Path, context: bool) -> tuple[Path, float]:
     t = time.perf_counter()
     ctx = context_layers(run.study(), run.eligible_agencies, run.land) if context else {}
     return write_static_map(run, path, ctx), time.perf_counter() - t
+
+
+def _gpkg_job(run, path: Path, context: bool) -> tuple[Path, float]:
+    """``sites.gpkg`` in a worker process (its context layers from the layer cache)."""
+    from .export import write_gpkg
+    from .maplayers import context_layers
+
+    t = time.perf_counter()
+    ctx = context_layers(run.study(), run.eligible_agencies, run.land) if context else {}
+    return write_gpkg(run.sites, path, crs=run.grid_crs, context=ctx), time.perf_counter() - t
 
 
 class _Clock:

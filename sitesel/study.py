@@ -183,6 +183,7 @@ class Study:
     _executor: object = None
     engine_used: dict | None = None  # how the measures were computed (None: all from the cache)
     _feature_index: object = None  # evidence.FeatureIndex, built on first use by rank.feature_index
+    _reading: dict = field(default_factory=dict)  # layer -> Future of its read in a worker process
     cpu_seconds: dict = field(default_factory=dict)
     _guard: threading.RLock = field(default_factory=threading.RLock)
 
@@ -237,7 +238,7 @@ class Study:
     def __getstate__(self) -> dict:
         """Pickled (to write outputs in a worker process) without caches, locks or workers."""
         state = dict(self.__dict__)
-        for k in ("_values", "_candidates", "_supersets"):
+        for k in ("_values", "_candidates", "_supersets", "_reading"):
             state[k] = {}
         state["_executor"] = None
         state["_guard"] = None
@@ -268,6 +269,48 @@ class Study:
             return self._executor.pool
         return None
 
+    def start(self, measures, layers, land: str = "federal") -> None:
+        """Get ready for computing ``measures``: start the worker processes now, and have them read
+        ``layers`` ahead (into the layer cache) while this process checks inputs and finds the
+        candidate cells.
+
+        Nothing happens when every measure is cached, when the work is too small for worker
+        processes, with Dask (whose workers may not share the cache), or without a disk cache.
+        Reading ahead only moves work: a layer that fails to read fails again, with the same
+        message, when it is first used here.
+        """
+        from . import engine
+        from .measures import MEASURES, closure
+
+        with self._guard:
+            base = [n for n in closure(measures) if not MEASURES[n].derived]
+            missing = [n for n in base if (land, n) not in self._values and not self._value_cached(land, n)]
+            if not missing or self.scheduler or self.dask_workers:
+                return
+            if self._executor is None:
+                self._executor = engine.make_executor(self.workers, None, None, float(self.grid.size) * len(missing))
+            ex = self._executor
+            if not isinstance(ex, engine.ProcessExecutor):
+                return
+            ex.warm_up()
+            if not self.use_cache:
+                return
+            todo = [n for n in layers if self.manifest.has(n) and self.manifest[n].kind != "raster"
+                    and n not in self._reading and n not in self.inputs._layers]
+            # Federal land first (the candidate cells wait for it), then the largest files.
+            todo.sort(key=lambda n: (n != "federal_lands", -_source_bytes(self.manifest[n])))
+            for n in todo:
+                self._reading[n] = ex.pool.submit(engine.read_layer, self.spec, n)
+
+    def _value_cached(self, land: str, name: str) -> bool:
+        """Whether a measure's values are in the disk cache (by name; checked in full when loaded)."""
+        if not self.use_cache:
+            return False
+        try:
+            return self._value_path(land, self._superset_path(land), name).exists()
+        except OSError:
+            return False
+
     def close(self) -> None:
         """Stop worker processes or disconnect from Dask."""
         if self._executor is not None:
@@ -277,7 +320,8 @@ class Study:
     # -- inputs -------------------------------------------------------------------------------
     @property
     def spec(self) -> StudySpec:
-        return StudySpec(self.manifest, self.grid, self.cap_km, self.use_cache)
+        return StudySpec(self.manifest, self.grid, self.cap_km, self.use_cache,
+                         str(cache_root()) if self.use_cache else None)
 
     @property
     def inputs(self) -> Inputs:
@@ -285,6 +329,13 @@ class Study:
 
     def layer(self, name: str) -> gpd.GeoDataFrame:
         """The named vector layer, normalised, in the grid CRS (read once per process)."""
+        ahead = self._reading.get(name)
+        if ahead is not None and not ahead.done():
+            with self.progress.step(f"waiting for {name} (read by a worker)"):
+                try:
+                    ahead.result()
+                except Exception:  # noqa: BLE001 - read again below, which raises what went wrong
+                    pass
         return self.inputs.layer(name, self.progress)
 
     def layer_reports(self) -> dict[str, dict]:
@@ -314,13 +365,17 @@ class Study:
         return digest(*parts)
 
     # -- candidate cells ----------------------------------------------------------------------
+    def _superset_path(self, land: str) -> Path:
+        layers = ["federal_lands"] if self.manifest.has("federal_lands") else []
+        key = digest(self._fingerprint(layers), land, self.policy, shapely.to_wkb(self.region.geometry))
+        return cache_root() / "candidates" / self.grid.key() / f"{land}-{key}.npz"
+
     def _superset(self, land: str) -> Candidates:
         """The cheap superset of candidate cells (see :func:`sitesel.land.candidate_superset`)."""
         with self._guard:
             if land not in self._supersets:
                 layers = ["federal_lands"] if self.manifest.has("federal_lands") else []
-                key = digest(self._fingerprint(layers), land, self.policy, shapely.to_wkb(self.region.geometry))
-                path = cache_root() / "candidates" / self.grid.key() / f"{land}-{key}.npz"
+                path = self._superset_path(land)
                 cand = self._load_candidates(path)
                 if cand is None:
                     with self.progress.step(f"candidate cells ({land})"):
@@ -502,6 +557,16 @@ class Study:
         if load_array(path, len(sup), mmap=True) is None:  # only its length is checked: map, don't read
             save_array(path, sup.cells)
         return path
+
+
+def _source_bytes(spec) -> int:
+    total = 0
+    for src in spec.sources:
+        try:
+            total += src.path.stat().st_size
+        except OSError:
+            pass
+    return total
 
 
 def _capture(fn, result: dict) -> None:

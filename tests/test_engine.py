@@ -58,3 +58,38 @@ def test_dask_local_cluster_gives_the_same_raster_and_sites(untiled, tmp_path):
     on_dask = _run(tmp_path, "dask", "--dask-workers", "2", "--tile-size", "128")
     assert on_dask[2]["engine"]["executor"] == "dask"
     _same(untiled, on_dask)
+
+
+def test_workers_reading_layers_ahead_give_the_same_raster_and_sites(untiled, tmp_path, monkeypatch):
+    """With a disk cache, worker processes read every layer ahead while the main process checks
+    inputs; the main process then takes the layers from the cache."""
+    from sitesel import engine
+
+    monkeypatch.setattr(engine, "MIN_PARALLEL_WORK", 0)
+    monkeypatch.setenv("SITESEL_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "ahead"
+    assert main([*[a for a in RUN if a != "--no-cache"], "--workers", "2", "--out", str(out)]) == 0
+    with rasterio.open(out / "suitability.tif") as ds:
+        surface = ds.read(1)
+    record = json.loads((out / "run.json").read_text())
+    _same(untiled, (surface, (out / "sites.geojson").read_bytes(), record))
+    cached = {p.name.split("-")[0] for p in (tmp_path / "cache" / "layers").glob("*.parquet")}
+    assert {"federal_lands", "protected_areas", "airports", "counties", "power_plants"} <= cached
+    # The layer reports (repairs, sentinels) survive the trip through the cache.
+    # (The serial run also read, itself, the layers that only the workers needed here.)
+    assert record["layers"] == {k: v for k, v in untiled[2]["layers"].items() if k in record["layers"]}
+    assert record["layers"]["federal_lands"]["repaired"] > 0 and record["layers"]["protected_areas"]["invalid_rasterised"] > 0
+
+
+def test_tiling_positions_match_tile_by_tile_search(untiled):
+    from sitesel.engine import tile_cells, tiling_positions
+    from sitesel.grid import Grid, tiles
+
+    grid = Grid(crs="EPSG:5070", res=500.0, xmin=0.0, ymax=0.0, width=1000, height=700)
+    cells = np.sort(np.random.default_rng(1).choice(grid.size, 50_000, replace=False))
+    for size in (None, 96, 256, 900):
+        plan = tiles(grid, size, 10)
+        got = tiling_positions(cells, grid, plan)
+        for tile, pos in zip(plan, got):
+            want, _ = tile_cells(cells, grid, tile)
+            assert np.array_equal(np.arange(cells.size)[pos], want)

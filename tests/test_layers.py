@@ -44,9 +44,35 @@ def test_agency_codes_are_normalised_and_invalid_polygons_repaired(national):
     fl = read_vector(national["federal_lands"], "EPSG:5070", report=rep)
     assert {"USFS", "USBR", "BLM", "NPS"} <= set(fl["agency"])
     assert not {"FS", "BOR"} & set(fl["agency"])
+    assert rep.repaired > 0 and fl.geometry.is_valid.all()
     prot = read_vector(national["protected_areas"], "EPSG:5070", report=(rp := LayerReport()))
-    assert rp.repaired > 0 and prot.geometry.is_valid.all()
+    # Only rasterised: invalid units are counted, not repaired.
+    assert rp.invalid_rasterised == (~prot.geometry.is_valid).sum() > 0 and rp.repaired == 0
     assert {"wilderness", "wilderness_study_area", "wildlife_refuge", "national_park"} <= set(prot["designation"])
+
+
+def test_unrepaired_exclusion_polygons_rasterise_as_repaired_ones(national):
+    """Protected areas are only rasterised, so they are not repaired: their masks must be those of
+    the repaired polygons (even-odd fill, parts burnt one by one)."""
+    import shapely
+    from rasterio import features
+
+    from sitesel.grid import grid_for_bounds
+
+    prot = read_vector(national["protected_areas"], "EPSG:5070")
+    bad = prot.geometry.values[~prot.geometry.is_valid.to_numpy()]
+    fixed = shapely.make_valid(bad, method="structure", keep_collapsed=False)
+    grid = grid_for_bounds(tuple(shapely.total_bounds(bad)), "EPSG:5070", 500)
+    masks = {}
+    for name, geoms in (("as drawn", bad), ("repaired", fixed)):
+        for touched in (False, True):
+            masks[name, touched] = features.rasterize(((g, 1) for g in geoms if not g.is_empty), out_shape=grid.shape,
+                                                      transform=grid.transform, all_touched=touched).astype(bool)
+    assert masks["as drawn", False].sum() > 500_000
+    assert np.array_equal(masks["as drawn", False], masks["repaired", False])
+    # All-touched: a few boundary cells of collapsed slivers more, never fewer (conservative).
+    assert not (masks["repaired", True] & ~masks["as drawn", True]).any()
+    assert (masks["as drawn", True] & ~masks["repaired", True]).sum() <= 10
 
 
 def test_water_stress_sentinel_and_arid_mapping(national):

@@ -140,3 +140,20 @@ def test_context_tooltips_are_escaped(context):
     lines["label"] = '<img src=x onerror=alert(1)> `${1}`'
     tips = _context_frame("transmission_lines", lines, 100.0)["tip"]
     assert all(t.startswith("&lt;img") and "`" not in t and "$" not in t for t in tips)
+
+
+def test_text_in_the_data_is_never_run_as_a_jinja_template():
+    """Folium renders finished page parts again as Jinja templates: a feature named
+    ``{{ 7*7 }}`` came out as ``49`` (and Jinja expressions can reach Python objects)."""
+    import branca.element
+    import folium
+
+    m = folium.Map()
+    hostile = "unit {{ 7*7 }} {% if true %}yes{% endif %}"
+    folium.GeoJson({"type": "FeatureCollection", "features": [{
+        "type": "Feature", "geometry": {"type": "Point", "coordinates": [0, 0]},
+        "properties": {"tip": hostile}}]}).add_to(m)
+    folium.Marker([0, 0], tooltip=hostile, popup=hostile).add_to(m)
+    page = render_map(m)
+    assert page.count(hostile) >= 2 and "unit 49" not in page
+    assert folium.map.Element is branca.element.Element  # folium is left as it was

@@ -56,18 +56,22 @@ def run(a: argparse.Namespace) -> int:
         dup = sorted({n for n in names if names.count(n) > 1})
         raise SiteselError(f"--park names park type {', '.join(dup)} more than once; give each once")
     study = open_study_from_args(a, prog)
+    need: set[str] = set()
+    for profile in profiles:
+        check_layers(study, profile, a.land, a.allow_missing)  # missing layers fail before the work
+        need |= set(required_layers(profile, a.land))
+    measures = sorted({m for p in profiles for m in p.measures() if _available(study, m)})
+    # Worker processes start, and read every layer the run will use (measures, evidence, map),
+    # while this process checks the inputs: on a cold cache that is most of a run's serial part.
+    study.start(measures, [n for n in study.manifest.layers if n != "states"], a.land)
     with prog.step("checking inputs"):
-        need: set[str] = set()
-        for profile in profiles:
-            check_layers(study, profile, a.land, a.allow_missing)  # missing layers fail before the work
-            need |= set(required_layers(profile, a.land))
         checks = check_inputs(study, need)
     for w in checks.warnings:
         print(f"sitesel: warning: {w}", file=sys.stderr)
     summaries = []
     with study, outdir as tmp:
         # Every park's measures in one go: the most parallel work, and each computed once.
-        study.prepare(sorted({m for p in profiles for m in p.measures() if _available(study, m)}), a.land)
+        study.prepare(measures, a.land)
         # Outputs of one park are written while the next is ranked: by the worker processes that
         # computed the measures when there are some (maps and pictures are CPU-bound Python),
         # else by a thread.
@@ -102,6 +106,9 @@ def run(a: argparse.Namespace) -> int:
     for name, report in study.layer_reports().items():
         if report.get("repaired"):
             prog.log(f"{name}: repaired {report['repaired']} invalid geometries (counted in run.json)")
+        if report.get("invalid_rasterised"):
+            prog.log(f"{name}: {report['invalid_rasterised']} invalid geometries rasterised as drawn "
+                     "(even-odd fill; counted in run.json)")
     for text in summaries:  # only now: the files are in place
         print(text, flush=True)
     return 0
