@@ -120,10 +120,15 @@ def run_task(task: Task, cells: np.ndarray | None = None) -> tuple[str, int, np.
     return task.measure, task.tile.index, np.asarray(values, dtype=np.float32), time.process_time() - t0
 
 
-def read_layer(spec: StudySpec, name: str) -> None:
+def read_layer(spec: StudySpec, name: str) -> dict:
     """Read one layer in this (worker) process: it lands in the disk cache for the others and
-    stays in memory here for the measures that need it."""
+    stays in memory here for the measures that need it. Returns the descriptions of its files
+    made on the way (see :func:`sitesel.sources.known_infos`), so the main process's input checks
+    need not parse them again."""
+    from .sources import known_infos
+
     inputs_for(spec).layer(name)
+    return known_infos(src.path for src in spec.manifest[name].sources)
 
 
 def plan_tiles(grid: Grid, measure: str, cap_km: float, task_bytes: int = DEFAULT_TASK_BYTES,
@@ -339,11 +344,15 @@ def compute_values(spec: StudySpec, names: Iterable[str], cells: np.ndarray, cel
             if count:
                 of_task[(name, tile.index)] = tilings[key]
                 tasks.append(Task(spec, name, tile, str(cells_path), executor.threads))
-    out = {n: np.full(cells.size, np.nan, dtype=np.float32) for n in names}
     # Largest first: keeps both workers busy to the end.
     tasks.sort(key=lambda t: -t.tile.padded.size * MEASURES[t.measure].bytes_per_cell())
     bar = progress.bar(len(tasks), "criterion rasters") if progress is not None else None
+    # Result vectors are made as results come in: 13 of them over the lower 48 take a second to
+    # allocate, which the workers would spend waiting for their first task.
+    out: dict[str, np.ndarray] = {}
     for name, index, values, cpu in executor.map_unordered(run_task, tasks, cells):
+        if name not in out:
+            out[name] = np.full(cells.size, np.nan, dtype=np.float32)
         out[name][of_task[(name, index)].positions()[index]] = values
         if cpu_seconds is not None:
             cpu_seconds[name] = cpu_seconds.get(name, 0.0) + cpu
@@ -351,6 +360,8 @@ def compute_values(spec: StudySpec, names: Iterable[str], cells: np.ndarray, cel
             bar.update(1)
     if bar is not None:
         bar.close()
+    for n in names:  # measures with no candidate cells at all
+        out.setdefault(n, np.full(cells.size, np.nan, dtype=np.float32))
     return out
 
 

@@ -62,7 +62,7 @@ def write_sites(sites: gpd.GeoDataFrame, folder: Path) -> None:
 
 def write_products(run, folder: Path, exports=DEFAULT_EXPORTS, offline: bool = False,
                    context: bool = True, png: bool = True, map_path: Path | None = None,
-                   timings: dict | None = None, pool=None) -> dict[str, Path]:
+                   timings: dict | None = None, pool=None, ctx=None, picture=None) -> dict[str, Path]:
     """Exports, ``map.html`` and ``map.png`` of a run, into ``folder``.
 
     Context layers are clipped from the run's study once and shared by the GeoPackage, the
@@ -86,6 +86,10 @@ def write_products(run, folder: Path, exports=DEFAULT_EXPORTS, offline: bool = F
         Receives the seconds each product took.
     pool : executor, optional
         Draws ``map.png`` in another process meanwhile (both pictures are CPU-bound Python).
+    ctx : dict or Future, optional
+        The context layers, if already clipped (or being clipped) for this run.
+    picture : Future, optional
+        ``map.png`` being drawn already (see :func:`start_picture`).
     """
     from .export import FORMATS, write_gpkg, write_kml, write_parquet
     from .mapping import write_map
@@ -93,12 +97,18 @@ def write_products(run, folder: Path, exports=DEFAULT_EXPORTS, offline: bool = F
     from .staticmap import write_static_map
 
     clock = _Clock(timings)
-    picture = pool.submit(_static_map_job, run, folder / "map.png", context) if (png and pool is not None) else None
+    if picture is None and png and pool is not None:
+        picture = start_picture(run, folder, pool, context)
     # The GeoPackage (sites and clipped context layers) is written by the other worker meanwhile.
     package = (pool.submit(_gpkg_job, run, folder / FORMATS["gpkg"], context)
                if ("gpkg" in exports and pool is not None) else None)
     with clock("context layers"):
-        ctx = context_layers(run.study(), run.eligible_agencies, run.land) if context else {}
+        if not context:
+            ctx = {}
+        elif ctx is None:
+            ctx = context_layers(run.study(), run.eligible_agencies, run.land)
+        elif hasattr(ctx, "result"):
+            ctx = ctx.result()
     written: dict[str, Path] = {}
     writers = {"gpkg": lambda p: write_gpkg(run.sites, p, crs=run.grid_crs, context=ctx),
                "parquet": lambda p: write_parquet(run.sites, p), "kml": lambda p: write_kml(run.sites, p)}
@@ -126,14 +136,27 @@ def write_products(run, folder: Path, exports=DEFAULT_EXPORTS, offline: bool = F
     return written
 
 
-def _static_map_job(run, path: Path, context: bool) -> tuple[Path, float]:
+#: Marker left in a run folder when writing its surface failed (a picture waiting for it gives up).
+SURFACE_FAILED = ".suitability.tif.failed"
+
+
+def start_picture(run, folder: Path, pool, context: bool = True, surface_timeout: float = 0.0):
+    """Start drawing ``map.png`` in a worker process; returns its Future.
+
+    With ``surface_timeout`` the picture may start before ``suitability.tif`` is written: it is
+    drawn last, once the file appears (written under another name and renamed when complete).
+    """
+    return pool.submit(_static_map_job, run, folder / "map.png", context, surface_timeout)
+
+
+def _static_map_job(run, path: Path, context: bool, surface_timeout: float = 0.0) -> tuple[Path, float]:
     """``map.png`` in a worker process (its context layers from the layer cache)."""
     from .maplayers import context_layers
     from .staticmap import write_static_map
 
     t = time.perf_counter()
     ctx = context_layers(run.study(), run.eligible_agencies, run.land) if context else {}
-    return write_static_map(run, path, ctx), time.perf_counter() - t
+    return write_static_map(run, path, ctx, surface_timeout=surface_timeout), time.perf_counter() - t
 
 
 def _gpkg_job(run, path: Path, context: bool) -> tuple[Path, float]:
@@ -187,9 +210,13 @@ def write_surface(result, study, folder: Path) -> None:
     # Fast deflate without a predictor and no empty tiles: most of a national surface is NaN.
     # One thread: GDAL's threads were slower on these mostly empty tiles (4.6 s vs 3.7 s for the
     # lower 48 at 250 m) and the other core is drawing the picture or another park.
-    with rasterio.open(folder / "suitability.tif", "w", **profile) as dst:
+    # Written under another name and renamed when complete: a picture being drawn meanwhile in
+    # another process waits for the name to appear.
+    part = folder / ".suitability.tif.part"
+    with rasterio.open(part, "w", **profile) as dst:
         dst.write(data, 1)
         dst.update_tags(units="score 0-100", description="sitesel suitability (weighted sum); nodata = infeasible")
+    os.replace(part, folder / "suitability.tif")
 
 
 def run_record(study, result, args: dict, timings: dict, checks: dict | None = None,

@@ -109,8 +109,13 @@ def _check_all(study, layers) -> InputChecks:
     m = AREA_MARGIN_DEG
     area = (max(w - m, -180), max(s - m, -90), min(e + m, 180), min(n + m, 90))
     coarse = _coarse_region(study)
-    for name in layers:
+    # Layers being read by worker processes first (their files are then described already),
+    # the others meanwhile.
+    ahead = getattr(study, "_reading", {})
+    for name in sorted(layers, key=lambda n: n in ahead):
         spec = study.manifest[name]
+        if name in ahead:
+            study.read_ahead(name)
         if spec.kind == "raster":
             _check_raster(spec, study, checks, coarse)
         else:

@@ -226,7 +226,31 @@ def vector_info(path: Path, layer: str | None, name: str, fallback_crs: str | No
                          "y = \"...\" to the layer's manifest entry")
     st = Path(path).stat()
     fallback = fallback_crs or ("EPSG:4326" if x else None)
-    return _vector_info(str(path), layer, (st.st_size, st.st_mtime_ns), name, fallback, x, y)
+    key = (str(path), layer, (st.st_size, st.st_mtime_ns), name, fallback, x, y)
+    known = _KNOWN.get(key)
+    if known is not None:
+        return known
+    info = _vector_info(*key)
+    _KNOWN[key] = info
+    return info
+
+
+#: Descriptions of sources made in this process or handed over by another (see :func:`known_infos`).
+_KNOWN: dict[tuple, VectorInfo] = {}
+
+
+def known_infos(paths) -> dict[tuple, VectorInfo]:
+    """The descriptions this process has made of these files, to hand to another process."""
+    wanted = {str(p) for p in paths}
+    return {k: v for k, v in _KNOWN.items() if k[0] in wanted}
+
+
+def remember_infos(infos: dict[tuple, VectorInfo]) -> None:
+    """Take descriptions made by another process (keyed by file size and modification time, so
+    a file changed since is described again)."""
+    if len(_KNOWN) > 512:
+        _KNOWN.clear()
+    _KNOWN.update(infos)
 
 
 def _parquet_vector_info(p: Path, name: str, fallback_crs: str | None) -> VectorInfo:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import time
 from pathlib import Path
 
 import numpy as np
@@ -91,7 +92,8 @@ def _render(parts: tuple[str, ...], context: dict, states, extent) -> np.ndarray
     return img
 
 
-def write_static_map(run, path: Path, context: dict | None = None, dpi: int = 150) -> Path:
+def write_static_map(run, path: Path, context: dict | None = None, dpi: int = 150,
+                     surface_timeout: float = 0.0) -> Path:
     """Draw ``map.png``: region, eligible land, suitability, transmission and the ranked sites.
 
     Parameters
@@ -100,6 +102,9 @@ def write_static_map(run, path: Path, context: dict | None = None, dpi: int = 15
         Sites and record of the run.
     context : dict, optional
         Context layers (grid CRS) from :func:`sitesel.maplayers.context_layers`.
+    surface_timeout : float
+        Seconds to wait for ``suitability.tif`` to appear (it may still be being written by
+        another process); drawn without the surface after that.
     """
     import matplotlib
 
@@ -159,6 +164,10 @@ def write_static_map(run, path: Path, context: dict | None = None, dpi: int = 15
         fig.colorbar(sm, ax=ax, shrink=0.5, pad=0.01, label="site score (0-100)")
     # The image goes in last: geopandas redraws the figure after each plot call.
     surf = run.file("suitability.tif")
+    deadline = time.monotonic() + surface_timeout
+    failed = surf.with_name(".suitability.tif.failed")
+    while not surf.is_file() and not failed.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
     extent = None
     if surf.is_file():
         with rasterio.open(surf) as src:

@@ -327,6 +327,19 @@ class Study:
     def inputs(self) -> Inputs:
         return inputs_for(self.spec)
 
+    def read_ahead(self, name: str) -> None:
+        """Wait for a layer being read by a worker (if it is), and take the descriptions of its
+        files that the worker made."""
+        from .sources import remember_infos
+
+        ahead = self._reading.get(name)
+        if ahead is None:
+            return
+        try:
+            remember_infos(ahead.result() or {})
+        except Exception:  # noqa: BLE001 - the checks here describe the files themselves
+            pass
+
     def layer(self, name: str) -> gpd.GeoDataFrame:
         """The named vector layer, normalised, in the grid CRS (read once per process)."""
         ahead = self._reading.get(name)
@@ -366,9 +379,17 @@ class Study:
 
     # -- candidate cells ----------------------------------------------------------------------
     def _superset_path(self, land: str) -> Path:
+        if land in self._supersets:
+            return self._supersets[land][1]
         layers = ["federal_lands"] if self.manifest.has("federal_lands") else []
-        key = digest(self._fingerprint(layers), land, self.policy, shapely.to_wkb(self.region.geometry))
+        key = digest(self._fingerprint(layers), land, self.policy, self._region_key())
         return cache_root() / "candidates" / self.grid.key() / f"{land}-{key}.npz"
+
+    def _region_key(self) -> str:
+        # The lower 48's outline is ~1 MB of WKB: hashed once.
+        if getattr(self, "_region_digest", None) is None:
+            self._region_digest = digest(shapely.to_wkb(self.region.geometry))
+        return self._region_digest
 
     def _superset(self, land: str) -> Candidates:
         """The cheap superset of candidate cells (see :func:`sitesel.land.candidate_superset`)."""

@@ -154,7 +154,8 @@ def write_park(a: argparse.Namespace, study, result, timings: dict, folder: Path
                checks: dict, pool=None) -> str:
     """Write one park's outputs into ``folder`` (inside the staged output directory); returns the
     summary to print once everything is in place."""
-    from ..outputs import run_record, write_json, write_products, write_sites, write_surface
+    from ..maplayers import context_layers
+    from ..outputs import SURFACE_FAILED, run_record, start_picture, write_json, write_products, write_sites, write_surface
     from ..rundir import read_run
 
     t0 = time.perf_counter()
@@ -164,9 +165,6 @@ def write_park(a: argparse.Namespace, study, result, timings: dict, folder: Path
     t = time.perf_counter()
     write_sites(result.sites, folder)
     steps["sites.geojson, sites.csv"] = round(time.perf_counter() - t, 3)
-    t = time.perf_counter()
-    write_surface(result, study, folder)
-    steps["suitability.tif"] = round(time.perf_counter() - t, 3)
     args = {k: v for k, v in vars(a).items() if k not in ("func", "export_formats")} | {"park": profile.name}
     shared = {k: v for k, v in prog.timings.items()
               if k.startswith(("resolving", "checking", "reading", "candidate", "eligible land (", "measures"))}
@@ -175,7 +173,21 @@ def write_park(a: argparse.Namespace, study, result, timings: dict, folder: Path
     write_json(record, folder / "run.json")
     # Map, picture and exports are drawn from the files just written, as `sitesel map` would.
     run = read_run(folder).with_study(study)
-    write_products(run, folder, a.export_formats, offline=a.offline_map, timings=steps, pool=pool)
+    # The picture starts in a worker now and takes the surface when it is written; the map's
+    # context layers are clipped in a thread meanwhile (GEOS and GDAL work outside the GIL).
+    picture = start_picture(run, folder, pool, surface_timeout=300.0) if pool is not None else None
+    clipper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sitesel-context")
+    ctx = clipper.submit(context_layers, study, list(profile.eligible_agencies), result.land)
+    clipper.shutdown(wait=False)
+    t = time.perf_counter()
+    try:
+        write_surface(result, study, folder)
+    except BaseException:
+        (folder / SURFACE_FAILED).touch()  # the picture stops waiting for it
+        raise
+    steps["suitability.tif"] = round(time.perf_counter() - t, 3)
+    write_products(run, folder, a.export_formats, offline=a.offline_map, timings=steps, pool=pool, ctx=ctx,
+                   picture=picture)
     record["timings_s"]["writing outputs"] = round(time.perf_counter() - t0, 3)
     record["output_timings_s"] = steps
     write_json(record, folder / "run.json")
