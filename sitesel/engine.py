@@ -103,11 +103,6 @@ class Tiling:
         return self._positions
 
 
-def tiling_positions(cells: np.ndarray, grid: Grid, plan: list[Tile]) -> list[np.ndarray | slice]:
-    """For each tile of ``plan``, the positions in ``cells`` of its core's cells (see :class:`Tiling`)."""
-    return Tiling(cells, grid, plan).positions()
-
-
 def run_task(task: Task, cells: np.ndarray | None = None) -> tuple[str, int, np.ndarray, float]:
     """Compute one task (in any process); returns (measure, tile index, values, CPU seconds)."""
     t0 = time.process_time()

@@ -57,29 +57,14 @@ NEAREST_LABELS = {"substation": "substation", "line": "transmission line", "plan
                   "airport": "airport"}
 
 # Binding pre-escaped HTML from feature properties: the strings were escaped in Python.
+_BIND_TIP_AND_POPUP = """
+    layer.bindTooltip(feature.properties.tip, {sticky: true});
+    layer.bindPopup(feature.properties.popup, {maxWidth: 560, minWidth: 320, maxHeight: 380,
+                                                autoPanPaddingTopLeft: [50, 120]});
+}"""
 _BIND_SITE = JsCode("""function(feature, layer) {
-    layer.options.className = 'ss-site ss-site-' + feature.properties.rank;
-    layer.bindTooltip(feature.properties.tip, {sticky: true});
-    layer.bindPopup(feature.properties.popup, {maxWidth: 560, minWidth: 320, maxHeight: 380,
-                                                autoPanPaddingTopLeft: [50, 120]});
-}""")
-_BIND_NUMBER = JsCode("""function(feature, layer) {
-    layer.bindTooltip(feature.properties.tip, {sticky: true});
-    layer.bindPopup(feature.properties.popup, {maxWidth: 560, minWidth: 320, maxHeight: 380,
-                                                autoPanPaddingTopLeft: [50, 120]});
-}""")
-
-
-class StaticHtml(folium.Element):
-    """Finished HTML put into the page as it is: ``folium.Element(html)`` would compile it as a
-    Jinja template (~20 ms for the title panel or the CSS), only to render it unchanged."""
-
-    def __init__(self, html: str):
-        super().__init__()
-        self._html = html
-
-    def render(self, **kwargs) -> str:
-        return self._html
+    layer.options.className = 'ss-site ss-site-' + feature.properties.rank;""" + _BIND_TIP_AND_POPUP)
+_BIND_NUMBER = JsCode("function(feature, layer) {" + _BIND_TIP_AND_POPUP)
 
 
 def esc(value) -> str:
@@ -627,15 +612,18 @@ def site_map(run, context: dict | None = None, surface: Path | None = None,
     return m
 
 
-class _Rendered(branca.element.Element):
-    """Folium and branca wrap every finished piece of a page (a layer's script with its data) in
-    ``Element(text)``, which compiles the text as a Jinja template and renders it again. That
-    evaluates any ``{{ ... }}`` in the data (a unit named ``{{ 7*7 }}`` showed as ``49``; Jinja
-    expressions can reach Python objects) and lexes megabytes of GeoJSON (~1 s for a national
-    map). While a page renders, finished text is put in as it is."""
+class StaticHtml(branca.element.Element):
+    """Finished text put into a page as it is.
+
+    Folium and branca wrap every finished piece of a page (a layer's script with its data, the
+    title panel) in ``Element(text)``, which compiles the text as a Jinja template and renders it
+    again. That evaluates any ``{{ ... }}`` in the data (a unit named ``{{ 7*7 }}`` showed as
+    ``49``; Jinja expressions can reach Python objects) and lexes megabytes of GeoJSON (~1 s for a
+    national map). Built with no text it is a container that renders its children, as ``Element()``.
+    """
 
     def __init__(self, template: str | None = None, template_name: str | None = None):
-        if template is None:  # a container: render its children as usual
+        if template is None:
             super().__init__(template, template_name)
             self._text = None
         else:
@@ -661,7 +649,7 @@ def _finished_text_as_is():
         modules = [mod for mod in (branca.element, folium.elements, folium.features, folium.folium, folium.map)
                    if getattr(mod, "Element", None) is _ELEMENT]
         for mod in modules:
-            mod.Element = _Rendered
+            mod.Element = StaticHtml
         try:
             yield
         finally:

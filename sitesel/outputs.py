@@ -93,7 +93,6 @@ def write_products(run, folder: Path, exports=DEFAULT_EXPORTS, offline: bool = F
     """
     from .export import FORMATS, write_gpkg, write_kml, write_parquet
     from .mapping import write_map
-    from .maplayers import context_layers
     from .staticmap import write_static_map
 
     clock = _Clock(timings)
@@ -103,10 +102,8 @@ def write_products(run, folder: Path, exports=DEFAULT_EXPORTS, offline: bool = F
     package = (pool.submit(_gpkg_job, run, folder / FORMATS["gpkg"], context)
                if ("gpkg" in exports and pool is not None) else None)
     with clock("context layers"):
-        if not context:
-            ctx = {}
-        elif ctx is None:
-            ctx = context_layers(run.study(), run.eligible_agencies, run.land)
+        if ctx is None or not context:
+            ctx = _run_context(run, context)
         elif hasattr(ctx, "result"):
             ctx = ctx.result()
     written: dict[str, Path] = {}
@@ -151,22 +148,27 @@ def start_picture(run, folder: Path, pool, context: bool = True, surface_timeout
 
 def _static_map_job(run, path: Path, context: bool, surface_timeout: float = 0.0) -> tuple[Path, float]:
     """``map.png`` in a worker process (its context layers from the layer cache)."""
-    from .maplayers import context_layers
     from .staticmap import write_static_map
 
     t = time.perf_counter()
-    ctx = context_layers(run.study(), run.eligible_agencies, run.land) if context else {}
-    return write_static_map(run, path, ctx, surface_timeout=surface_timeout), time.perf_counter() - t
+    return write_static_map(run, path, _run_context(run, context), surface_timeout=surface_timeout), \
+        time.perf_counter() - t
 
 
 def _gpkg_job(run, path: Path, context: bool) -> tuple[Path, float]:
     """``sites.gpkg`` in a worker process (its context layers from the layer cache)."""
     from .export import write_gpkg
-    from .maplayers import context_layers
 
     t = time.perf_counter()
-    ctx = context_layers(run.study(), run.eligible_agencies, run.land) if context else {}
-    return write_gpkg(run.sites, path, crs=run.grid_crs, context=ctx), time.perf_counter() - t
+    return write_gpkg(run.sites, path, crs=run.grid_crs, context=_run_context(run, context)), \
+        time.perf_counter() - t
+
+
+def _run_context(run, context: bool = True) -> dict:
+    """The run's context layers clipped to its region (none when ``context`` is false)."""
+    from .maplayers import context_layers
+
+    return context_layers(run.study(), run.eligible_agencies, run.land) if context else {}
 
 
 class _Clock:
@@ -213,10 +215,14 @@ def write_surface(result, study, folder: Path) -> None:
     # Written under another name and renamed when complete: a picture being drawn meanwhile in
     # another process waits for the name to appear.
     part = folder / ".suitability.tif.part"
-    with rasterio.open(part, "w", **profile) as dst:
-        dst.write(data, 1)
-        dst.update_tags(units="score 0-100", description="sitesel suitability (weighted sum); nodata = infeasible")
-    os.replace(part, folder / "suitability.tif")
+    try:
+        with rasterio.open(part, "w", **profile) as dst:
+            dst.write(data, 1)
+            dst.update_tags(units="score 0-100", description="sitesel suitability (weighted sum); nodata = infeasible")
+        os.replace(part, folder / "suitability.tif")
+    except BaseException:
+        (folder / SURFACE_FAILED).touch()  # the picture stops waiting for it
+        raise
 
 
 def run_record(study, result, args: dict, timings: dict, checks: dict | None = None,

@@ -111,7 +111,7 @@ def _check_all(study, layers) -> InputChecks:
     coarse = _coarse_region(study)
     # Layers being read by worker processes first (their files are then described already),
     # the others meanwhile.
-    ahead = getattr(study, "_reading", {})
+    ahead = getattr(study, "layers_read_ahead", frozenset())
     for name in sorted(layers, key=lambda n: n in ahead):
         spec = study.manifest[name]
         if name in ahead:

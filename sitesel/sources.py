@@ -8,7 +8,6 @@ unit from the CRS and reprojection converts it.
 """
 from __future__ import annotations
 
-import functools
 import math
 import os
 import struct
@@ -150,7 +149,6 @@ def _check_zip(path: Path, name: str) -> None:
                          "add the .shp to the archive or point the manifest at the unzipped layer")
 
 
-@functools.lru_cache(maxsize=128)
 def _vector_info(path: str, layer: str | None, stamp: tuple, name: str, fallback_crs: str | None,
                  x: str | None = None, y: str | None = None) -> VectorInfo:
     p = Path(path)
@@ -227,16 +225,21 @@ def vector_info(path: Path, layer: str | None, name: str, fallback_crs: str | No
     st = Path(path).stat()
     fallback = fallback_crs or ("EPSG:4326" if x else None)
     key = (str(path), layer, (st.st_size, st.st_mtime_ns), name, fallback, x, y)
-    known = _KNOWN.get(key)
-    if known is not None:
-        return known
-    info = _vector_info(*key)
-    _KNOWN[key] = info
-    return info
+    if key not in _KNOWN:
+        if len(_KNOWN) > 512:
+            _KNOWN.clear()
+        _KNOWN[key] = _vector_info(*key)
+    return _KNOWN[key]
 
 
-#: Descriptions of sources made in this process or handed over by another (see :func:`known_infos`).
+#: Descriptions of sources (by path, layer, size and modification time, name, CRS, x/y) made in
+#: this process or handed over by another (see :func:`known_infos`).
 _KNOWN: dict[tuple, VectorInfo] = {}
+
+
+def forget_infos() -> None:
+    """Forget every description (files rewritten within one modification-time tick)."""
+    _KNOWN.clear()
 
 
 def known_infos(paths) -> dict[tuple, VectorInfo]:

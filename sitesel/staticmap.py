@@ -165,7 +165,9 @@ def write_static_map(run, path: Path, context: dict | None = None, dpi: int = 15
     # The image goes in last: geopandas redraws the figure after each plot call.
     surf = run.file("suitability.tif")
     deadline = time.monotonic() + surface_timeout
-    failed = surf.with_name(".suitability.tif.failed")
+    from .outputs import SURFACE_FAILED
+
+    failed = surf.with_name(SURFACE_FAILED)
     while not surf.is_file() and not failed.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     extent = None

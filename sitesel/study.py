@@ -184,6 +184,7 @@ class Study:
     engine_used: dict | None = None  # how the measures were computed (None: all from the cache)
     _feature_index: object = None  # evidence.FeatureIndex, built on first use by rank.feature_index
     _reading: dict = field(default_factory=dict)  # layer -> Future of its read in a worker process
+    _region_digest: str | None = None
     cpu_seconds: dict = field(default_factory=dict)
     _guard: threading.RLock = field(default_factory=threading.RLock)
 
@@ -327,28 +328,31 @@ class Study:
     def inputs(self) -> Inputs:
         return inputs_for(self.spec)
 
+    @property
+    def layers_read_ahead(self) -> frozenset[str]:
+        """Layers being (or already) read by worker processes (see :meth:`start`)."""
+        return frozenset(self._reading)
+
     def read_ahead(self, name: str) -> None:
         """Wait for a layer being read by a worker (if it is), and take the descriptions of its
-        files that the worker made."""
+        files that the worker made. A failed read is read again here, which raises what went wrong."""
         from .sources import remember_infos
 
         ahead = self._reading.get(name)
         if ahead is None:
             return
         try:
-            remember_infos(ahead.result() or {})
-        except Exception:  # noqa: BLE001 - the checks here describe the files themselves
+            if ahead.done():
+                remember_infos(ahead.result() or {})
+            else:
+                with self.progress.step(f"waiting for {name} (read by a worker)"):
+                    remember_infos(ahead.result() or {})
+        except Exception:  # noqa: BLE001 - see above
             pass
 
     def layer(self, name: str) -> gpd.GeoDataFrame:
         """The named vector layer, normalised, in the grid CRS (read once per process)."""
-        ahead = self._reading.get(name)
-        if ahead is not None and not ahead.done():
-            with self.progress.step(f"waiting for {name} (read by a worker)"):
-                try:
-                    ahead.result()
-                except Exception:  # noqa: BLE001 - read again below, which raises what went wrong
-                    pass
+        self.read_ahead(name)
         return self.inputs.layer(name, self.progress)
 
     def layer_reports(self) -> dict[str, dict]:
@@ -387,7 +391,7 @@ class Study:
 
     def _region_key(self) -> str:
         # The lower 48's outline is ~1 MB of WKB: hashed once.
-        if getattr(self, "_region_digest", None) is None:
+        if self._region_digest is None:
             self._region_digest = digest(shapely.to_wkb(self.region.geometry))
         return self._region_digest
 

@@ -82,14 +82,14 @@ def test_workers_reading_layers_ahead_give_the_same_raster_and_sites(untiled, tm
 
 
 def test_tiling_positions_match_tile_by_tile_search(untiled):
-    from sitesel.engine import tile_cells, tiling_positions
+    from sitesel.engine import Tiling, tile_cells
     from sitesel.grid import Grid, tiles
 
     grid = Grid(crs="EPSG:5070", res=500.0, xmin=0.0, ymax=0.0, width=1000, height=700)
     cells = np.sort(np.random.default_rng(1).choice(grid.size, 50_000, replace=False))
     for size in (None, 96, 256, 900):
         plan = tiles(grid, size, 10)
-        got = tiling_positions(cells, grid, plan)
+        got = Tiling(cells, grid, plan).positions()
         for tile, pos in zip(plan, got):
             want, _ = tile_cells(cells, grid, tile)
             assert np.array_equal(np.arange(cells.size)[pos], want)

@@ -155,7 +155,7 @@ def write_park(a: argparse.Namespace, study, result, timings: dict, folder: Path
     """Write one park's outputs into ``folder`` (inside the staged output directory); returns the
     summary to print once everything is in place."""
     from ..maplayers import context_layers
-    from ..outputs import SURFACE_FAILED, run_record, start_picture, write_json, write_products, write_sites, write_surface
+    from ..outputs import run_record, start_picture, write_json, write_products, write_sites, write_surface
     from ..rundir import read_run
 
     t0 = time.perf_counter()
@@ -180,11 +180,7 @@ def write_park(a: argparse.Namespace, study, result, timings: dict, folder: Path
     ctx = clipper.submit(context_layers, study, list(profile.eligible_agencies), result.land)
     clipper.shutdown(wait=False)
     t = time.perf_counter()
-    try:
-        write_surface(result, study, folder)
-    except BaseException:
-        (folder / SURFACE_FAILED).touch()  # the picture stops waiting for it
-        raise
+    write_surface(result, study, folder)
     steps["suitability.tif"] = round(time.perf_counter() - t, 3)
     write_products(run, folder, a.export_formats, offline=a.offline_map, timings=steps, pool=pool, ctx=ctx,
                    picture=picture)

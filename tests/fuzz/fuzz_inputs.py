@@ -160,7 +160,7 @@ class Fuzzer:
         from sitesel import layers, sources
 
         self.current.write_text(json.dumps({"target": target, **save}))
-        sources._vector_info.cache_clear()
+        sources.forget_infos()
         layers._raster_info.cache_clear()
         self.counts[target] = self.counts.get(target, 0) + 1
         try:
