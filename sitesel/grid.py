@@ -173,7 +173,9 @@ def grid_for_bounds(bounds: tuple[float, float, float, float], crs: str, res: fl
     ymin = math.floor((ymin - pad_m) / res) * res
     xmax = math.ceil((xmax + pad_m) / res) * res
     ymax = math.ceil((ymax + pad_m) / res) * res
-    return Grid(crs=crs, res=float(res), xmin=xmin, ymax=ymax,
+    # Floats whatever the type of ``res``: the grid's key (and so every cache entry) must not
+    # depend on whether the resolution was given as 500 or 500.0.
+    return Grid(crs=crs, res=float(res), xmin=float(xmin), ymax=float(ymax),
                 width=int(round((xmax - xmin) / res)), height=int(round((ymax - ymin) / res)))
 
 

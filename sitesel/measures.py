@@ -106,8 +106,17 @@ def capped_distance_km(mask: np.ndarray, res: float, cap_km: float) -> np.ndarra
     """
     if not mask.any():
         return np.full(mask.shape, np.inf, dtype=np.float32)
+    return _cells_to_km(_edt_cells(mask), res, cap_km)
+
+
+def _edt_cells(mask: np.ndarray) -> np.ndarray:
+    """Exact distance, in cells, from each cell centre to the nearest True cell (float32)."""
     cv2.setNumThreads(EDT_THREADS)
-    d = cv2.distanceTransform((~mask).view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    return cv2.distanceTransform((~mask).view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+
+
+def _cells_to_km(d: np.ndarray, res: float, cap_km: float) -> np.ndarray:
+    """Distances in cells (from :func:`_edt_cells`) to km, in place; ``inf`` beyond ``cap_km``."""
     # The exact squared distance is a whole number of cells; OpenCV's float square root can
     # differ in the last bit with its thread count, so take it again from the whole number:
     # the same value however the work was split.
@@ -129,10 +138,44 @@ def _features_mask(inputs, feats, window: Window) -> np.ndarray:
     return mask
 
 
+def _span(any_along: np.ndarray) -> tuple[int, int]:
+    hit = np.flatnonzero(any_along)
+    return (int(hit[0]), int(hit[-1]) + 1) if hit.size else (0, 0)
+
+
 def _distance(m: Measure, inputs, tile: Tile, cells: np.ndarray) -> np.ndarray:
+    """Capped distances at ``cells`` of the tile's core.
+
+    The transform runs only over the part of the padded tile that can matter: the candidate
+    cells' box, less what lies beyond the cap from every feature, grown by the cap (every feature
+    within the cap of a cell in the box lies inside it, so the values are those of the whole
+    tile). Features confined to one region (765 kV lines) or a small region of candidates then
+    cost a fraction of the grid.
+    """
     grid, cap = inputs.spec.grid, inputs.spec.cap_km
-    d = capped_distance_km(_features_mask(inputs, m.params["features"], tile.padded), grid.res, cap)
-    return d[tile.core_in_padded].ravel()[cells]
+    out = np.full(cells.size, np.inf, dtype=np.float32)
+    mask = _features_mask(inputs, m.params["features"], tile.padded)
+    if not cells.size:
+        return out
+    reach = math.ceil(cap * 1000.0 / grid.res) + 1
+    rs, cs = tile.core_in_padded
+    rows, cols = np.divmod(cells, tile.core.width)
+    rows += rs.start
+    cols += cs.start
+    fr0, fr1 = _span(mask.any(axis=1))
+    if fr0 == fr1:
+        return out
+    fc0, fc1 = _span(mask.any(axis=0))
+    r0, r1 = max(int(rows.min()), fr0 - reach), min(int(rows.max()) + 1, fr1 + reach)
+    c0, c1 = max(int(cols.min()), fc0 - reach), min(int(cols.max()) + 1, fc1 + reach)
+    if r0 >= r1 or c0 >= c1:
+        return out
+    h, w = mask.shape
+    R0, R1, C0, C1 = max(r0 - reach, 0), min(r1 + reach, h), max(c0 - reach, 0), min(c1 + reach, w)
+    d = _edt_cells(np.ascontiguousarray(mask[R0:R1, C0:C1]))
+    inside = (rows >= r0) & (rows < r1) & (cols >= c0) & (cols < c1)
+    out[inside] = _cells_to_km(d[rows[inside] - R0, cols[inside] - C0], grid.res, cap)
+    return out
 
 
 # -- disc sums -------------------------------------------------------------------------------

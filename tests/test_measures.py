@@ -30,6 +30,31 @@ def test_raster_distance_is_within_half_a_cell_diagonal_of_exact():
     assert np.abs(d[rows, cols] - exact).max() <= g.res * np.sqrt(2) / 2 / 1000 + 1e-9
 
 
+def test_distance_over_the_part_that_matters_equals_the_whole_tile(monkeypatch):
+    """The distance measure transforms only the candidates' box (less what is beyond the cap of
+    every feature) grown by the cap: the values must be those of the whole padded tile."""
+    from types import SimpleNamespace
+
+    from sitesel.grid import Tile
+    from sitesel import measures
+
+    rng = np.random.default_rng(3)
+    mask = np.zeros((300, 400), bool)
+    mask[rng.integers(20, 60, 40), rng.integers(300, 380, 40)] = True  # features in one corner
+    monkeypatch.setattr(measures, "_features_mask", lambda inputs, feats, window: mask)
+    grid = Grid("EPSG:5070", 1000.0, 0.0, 0.0, 400, 300)
+    inputs = SimpleNamespace(spec=SimpleNamespace(grid=grid, cap_km=45.0))
+    core = Window(25, 30, 250, 340)
+    tile = Tile(0, core, Window(0, 0, 300, 400))
+    whole = capped_distance_km(mask, 1000.0, 45.0)[tile.core_in_padded].ravel()
+    m = MEASURES["dist_rail_km"]
+    for cells in (np.arange(core.height * core.width), np.sort(rng.choice(core.height * core.width, 3000, False)),
+                  np.arange(5), np.zeros(0, np.int64)):
+        got = measures._distance(m, inputs, tile, cells)
+        assert np.array_equal(got, whole[cells])
+    assert np.isfinite(whole).any() and np.isinf(whole).any()
+
+
 def test_distances_beyond_the_cap_are_infinite():
     mask = np.zeros((50, 50), bool)
     mask[0, 0] = True
