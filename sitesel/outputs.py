@@ -98,14 +98,15 @@ def write_products(run, folder: Path, exports=DEFAULT_EXPORTS, offline: bool = F
     clock = _Clock(timings)
     if picture is None and png and pool is not None:
         picture = start_picture(run, folder, pool, context)
-    # The GeoPackage (sites and clipped context layers) is written by the other worker meanwhile.
-    package = (pool.submit(_gpkg_job, run, folder / FORMATS["gpkg"], context)
-               if ("gpkg" in exports and pool is not None) else None)
     with clock("context layers"):
         if ctx is None or not context:
             ctx = _run_context(run, context)
         elif hasattr(ctx, "result"):
             ctx = ctx.result()
+    # The GeoPackage (sites and clipped context layers) is written by the other worker meanwhile,
+    # from the layers clipped here (sent in 0.4 s; clipping them again would take 1.7 s).
+    package = (pool.submit(_gpkg_job, run, folder / FORMATS["gpkg"], ctx)
+               if ("gpkg" in exports and pool is not None) else None)
     written: dict[str, Path] = {}
     writers = {"gpkg": lambda p: write_gpkg(run.sites, p, crs=run.grid_crs, context=ctx),
                "parquet": lambda p: write_parquet(run.sites, p), "kml": lambda p: write_kml(run.sites, p)}
@@ -155,13 +156,12 @@ def _static_map_job(run, path: Path, context: bool, surface_timeout: float = 0.0
         time.perf_counter() - t
 
 
-def _gpkg_job(run, path: Path, context: bool) -> tuple[Path, float]:
-    """``sites.gpkg`` in a worker process (its context layers from the layer cache)."""
+def _gpkg_job(run, path: Path, ctx: dict) -> tuple[Path, float]:
+    """``sites.gpkg`` with the given context layers, in a worker process."""
     from .export import write_gpkg
 
     t = time.perf_counter()
-    return write_gpkg(run.sites, path, crs=run.grid_crs, context=_run_context(run, context)), \
-        time.perf_counter() - t
+    return write_gpkg(run.sites, path, crs=run.grid_crs, context=ctx), time.perf_counter() - t
 
 
 def _run_context(run, context: bool = True) -> dict:
