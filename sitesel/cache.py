@@ -16,7 +16,7 @@ import numpy as np
 from platformdirs import user_cache_dir
 
 #: Bump when cached arrays or layers would change meaning, so old entries are never read.
-CACHE_VERSION = 4
+CACHE_VERSION = 5
 
 
 def cache_root() -> Path:

@@ -76,6 +76,16 @@ def kv_class(kv) -> int:
     return next(i for i, (lo, *_rest) in enumerate(KV_STYLES) if kv >= lo)
 
 
+def style_classes(values, styles=KV_STYLES) -> np.ndarray:
+    """:func:`kv_class` (or, with ``MW_STYLES``, :func:`mw_class`) of many values at once."""
+    v = np.asarray(values, dtype=float)
+    v = np.where(np.isfinite(v), v, -np.inf)
+    out = np.full(v.shape, len(styles) - 1, dtype=np.int64)
+    for i in range(len(styles) - 1, -1, -1):  # the first class whose lower bound is met wins
+        out[v >= styles[i][0]] = i
+    return out
+
+
 def mw_class(mw) -> int:
     """Index into :data:`MW_STYLES` for a capacity in MW."""
     mw = -np.inf if mw is None or not np.isfinite(mw) else mw

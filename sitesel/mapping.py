@@ -20,13 +20,14 @@ import folium
 import shapely
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 from folium import plugins
 from folium.template import Template
 from folium.utilities import JsCode
 
 from . import __version__
 from .evidence import NEAREST
-from .maplayers import AGENCY_COLORS, CONTEXTS, KV_STYLES, MW_STYLES, for_display, kv_class, mw_class
+from .maplayers import AGENCY_COLORS, CONTEXTS, DISPLAY_DECIMALS, KV_STYLES, MW_STYLES, for_display, style_classes
 from .measures import MEASURES
 from .webassets import external_links, inline_assets
 
@@ -295,16 +296,19 @@ def _context_binder(name: str) -> JsCode:
 def _context_frame(name: str, gdf: gpd.GeoDataFrame, tolerance_m: float) -> gpd.GeoDataFrame:
     d = for_display(gdf, tolerance_m)
     keep = ["geometry"]
-    d["tip"] = [esc(t) for t in d["label"]]
+    # Labels repeat (a road's name along its segments): each distinct one is escaped once.
+    labels = pd.Series(d["label"].to_numpy(dtype=object), index=d.index)
+    tips = {t: esc(t) for t in labels.unique()}
+    d["tip"] = labels.map(tips)
     keep.append("tip")
     if name == "federal_land":
         d["agency"] = d["agency"].where(d["agency"].isin(list(AGENCY_COLORS)), "OTHER")
         keep.append("agency")
     elif name == "transmission_lines":
-        d["cls"] = [kv_class(v) for v in d["voltage_kv"].astype(float)]
+        d["cls"] = style_classes(d["voltage_kv"].astype(float), KV_STYLES)
         keep.append("cls")
     elif name == "power_plants":
-        d["cls"] = [mw_class(v) for v in d["mw"].astype(float)]
+        d["cls"] = style_classes(d["mw"].astype(float), MW_STYLES)
         keep.append("cls")
     elif name == "roads":
         keep.append("interstate")
@@ -330,17 +334,59 @@ def _json_size(frames: dict) -> int:
     return total
 
 
+#: GeoJSON bytes per coordinate at :data:`~sitesel.maplayers.DISPLAY_DECIMALS` ("-104.12345,38.12345],[").
+_COORD_BYTES = 2 * (DISPLAY_DECIMALS + 5) + 3
+#: GeoJSON bytes of a feature besides its coordinates and label (type, id, style properties).
+_FEATURE_BYTES = 110
+
 #: Display-ready context layers, shared by the maps of several park types over one study:
 #: (layer, id(source), tolerance, thinned) -> [source, frame, GeoJSON size, feature collection].
 _FRAMES: dict = {}
+#: Simplified (not yet displayed) layers and their estimated GeoJSON size, keyed likewise:
+#: -> [source, simplified frame, estimated size].
+_SIMPLIFIED: dict = {}
+
+
+#: Shapely type ids of points and multipoints (and -1, a missing geometry).
+_POINT_TYPES = (-1, 0, 4)
+#: ... of polygons and multipolygons.
+_POLYGON_TYPES = (3, 6)
+
+
+def _key(name: str, gdf: gpd.GeoDataFrame, tolerance_m: float, thinned: bool) -> tuple:
+    points = bool(np.isin(shapely.get_type_id(gdf.geometry.values), _POINT_TYPES).all())
+    return (name, id(gdf), 0.0 if points else tolerance_m, thinned)  # points do not simplify
+
+
+def _simplified(name: str, gdf: gpd.GeoDataFrame, tolerance_m: float, thinned: bool) -> list:
+    """The layer thinned (if asked) and simplified, with a cheap estimate of its GeoJSON size.
+
+    Estimating from the simplified coordinates lets the map decide how to fit its budget without
+    writing GeoJSON it would throw away (the highways of the lower 48 alone are ~11 MB).
+    """
+    key = _key(name, gdf, tolerance_m, thinned)
+    entry = _SIMPLIFIED.get(key)
+    if entry is None or entry[0] is not gdf:  # the source object is kept, so its id is not reused
+        src = next(keep for n, keep, _ in THINNING if n == name)(gdf) if thinned else gdf
+        geoms = src.geometry
+        if key[2] > 0:
+            polygons = bool(np.isin(shapely.get_type_id(geoms.values), _POLYGON_TYPES).any())
+            src = src.set_geometry(geoms.simplify(tolerance_m, preserve_topology=polygons))
+        labels = src["label"].astype(str).str.len().sum() if "label" in src and len(src) else 0
+        size = int(shapely.get_num_coordinates(src.geometry.values).sum()) * _COORD_BYTES \
+            + len(src) * _FEATURE_BYTES + int(labels)
+        if len(_SIMPLIFIED) > 64:
+            _SIMPLIFIED.clear()
+        entry = _SIMPLIFIED[key] = [gdf, src, size]
+    return entry
 
 
 def _frame_entry(name: str, gdf: gpd.GeoDataFrame, tolerance_m: float, thinned: bool) -> list:
-    key = (name, id(gdf), tolerance_m, thinned)
+    key = _key(name, gdf, tolerance_m, thinned)
     entry = _FRAMES.get(key)
-    if entry is None or entry[0] is not gdf:  # the source object is kept, so its id is not reused
-        src = next(keep for n, keep, _ in THINNING if n == name)(gdf) if thinned else gdf
-        frame = _context_frame(name, src, tolerance_m)
+    if entry is None or entry[0] is not gdf:
+        # Already simplified at this tolerance: for_display only moves it to WGS84 and rounds.
+        frame = _context_frame(name, _simplified(name, gdf, tolerance_m, thinned)[1], 0.0)
         if len(_FRAMES) > 64:
             _FRAMES.clear()
             _JSON_MEMO.clear()
@@ -353,7 +399,8 @@ def display_frames(context: dict, tolerance_m: float, budget: int | None = None)
 
     Four states fit as they are. Larger regions first lose minor features (highways other than
     Interstates, substations under 230 kV, plants under 50 MW, see :data:`THINNING`), then lines
-    and polygons are simplified harder.
+    and polygons are simplified harder. The choice is made on estimated sizes, then checked on
+    the GeoJSON itself.
 
     Returns
     -------
@@ -366,16 +413,21 @@ def display_frames(context: dict, tolerance_m: float, budget: int | None = None)
     titles: dict[str, str] = {}
     thinned: set[str] = set()
     steps = [s for s in THINNING if s[0] in context]
-    for _ in range(len(steps) + 4):
-        entries = {n: _frame_entry(n, g, tolerance_m, n in thinned) for n, g in context.items()}
-        if sum(e[2] for e in entries.values()) <= budget:
-            break
-        if steps:
-            name, _, title = steps.pop(0)
-            thinned.add(name)
-            titles[name] = title
-        else:
-            tolerance_m *= 2  # points do not shrink; lines and polygons do
+    for estimated in (True, False):
+        for _ in range(len(steps) + 5):
+            if estimated:
+                size = sum(_simplified(n, g, tolerance_m, n in thinned)[2] for n, g in context.items())
+            else:
+                entries = {n: _frame_entry(n, g, tolerance_m, n in thinned) for n, g in context.items()}
+                size = sum(e[2] for e in entries.values())
+            if size <= budget:
+                break
+            if steps:
+                name, _, title = steps.pop(0)
+                thinned.add(name)
+                titles[name] = title
+            else:
+                tolerance_m *= 2  # points do not shrink; lines and polygons do
     return {n: e[1] for n, e in entries.items()}, titles
 
 

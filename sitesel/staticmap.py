@@ -6,8 +6,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+import shapely
 
-from .maplayers import AGENCY_COLORS, KV_STYLES, kv_class
+from .maplayers import AGENCY_COLORS, KV_STYLES, kv_class, style_classes
 
 #: Sites labelled with their rank number (the others are drawn, unlabelled).
 LABELLED = 10
@@ -34,15 +35,53 @@ def _background(context: dict, states, extent) -> np.ndarray:
     Two cached layers: lines, roads and borders (the same for every park type over a study), and
     the eligible federal land (one per set of agencies), composited.
     """
+    from PIL import Image
+
     base = _render(("transmission_lines", "roads", "states"), context, states, extent)
     if "federal_land" not in context:
         return base
     land = _render(("federal_land",), context, states, extent)
-    # Land under the lines: "over" compositing of premultiplied-free RGBA in float.
-    a_top, a_bot = base[..., 3:4] / 255.0, land[..., 3:4] / 255.0
-    a = a_top + a_bot * (1 - a_top)
-    rgb = (base[..., :3] * a_top + land[..., :3] * a_bot * (1 - a_top)) / np.where(a > 0, a, 1)
-    return np.concatenate([rgb, a * 255], axis=-1).astype(np.uint8)
+    return np.asarray(Image.alpha_composite(Image.fromarray(land), Image.fromarray(base)))
+
+
+def _line_collection(geoms, **kwargs):
+    """One matplotlib collection for all the lines (or polygon outlines) in ``geoms``.
+
+    Drawing through geopandas redraws the whole figure after every call; one collection per
+    style draws once.
+    """
+    from matplotlib.collections import LineCollection
+
+    geoms = shapely.get_parts(np.asarray(geoms))  # multi-part geometries into their parts
+    types = shapely.get_type_id(geoms)
+    lines = np.concatenate([geoms[np.isin(types, (1, 2))], shapely.get_rings(geoms[types == 3])])
+    xy, idx = shapely.get_coordinates(lines, return_index=True)
+    return LineCollection(np.split(xy, np.flatnonzero(np.diff(idx)) + 1) if len(xy) else [], **kwargs)
+
+
+def _polygon_path(geoms):
+    """All polygons of ``geoms`` as one matplotlib path (holes left open)."""
+    from matplotlib.path import Path as MplPath
+
+    # Normalised polygons run their outer rings and holes in opposite directions, so the
+    # non-zero fill leaves the holes open and overlapping polygons are filled once.
+    polys = shapely.normalize(shapely.get_parts(np.asarray(geoms)))
+    rings = shapely.get_rings(polys[shapely.get_type_id(polys) == 3])
+    xy, idx = shapely.get_coordinates(rings, return_index=True)
+    codes = np.full(len(xy), MplPath.LINETO, dtype=MplPath.code_type)
+    if len(xy):
+        starts = np.r_[0, np.flatnonzero(np.diff(idx)) + 1]
+        codes[starts] = MplPath.MOVETO
+        codes[np.r_[starts[1:] - 1, len(xy) - 1]] = MplPath.CLOSEPOLY
+    return MplPath(xy, codes)
+
+
+def _fill(ax, geoms, **kwargs) -> None:
+    from matplotlib.patches import PathPatch
+
+    if len(geoms):
+        # Not add_patch: its data-limit update walks every vertex, and the limits are set anyway.
+        ax.add_artist(PathPatch(_polygon_path(geoms), **kwargs))
 
 
 def _render(parts: tuple[str, ...], context: dict, states, extent) -> np.ndarray:
@@ -66,21 +105,25 @@ def _render(parts: tuple[str, ...], context: dict, states, extent) -> np.ndarray
     ax.patch.set_alpha(0)
     if "federal_land" in parts and "federal_land" in context:
         fl = context["federal_land"]
-        colors = fl["agency"].map(lambda a: AGENCY_COLORS.get(a, AGENCY_COLORS["OTHER"]))
-        fl.plot(ax=ax, color=colors, alpha=0.35, linewidth=0)
+        agency = fl["agency"].where(fl["agency"].isin(list(AGENCY_COLORS)), "OTHER")
+        for a in sorted(set(agency)):
+            _fill(ax, fl.geometry.values[(agency == a).to_numpy()], facecolor=AGENCY_COLORS[a], alpha=0.35,
+                  linewidth=0)
     if "transmission_lines" in parts and "transmission_lines" in context:
         tx = context["transmission_lines"]
-        cls = np.array([kv_class(v) for v in tx["voltage_kv"].astype(float)])
-        for i, (_, _lbl, col, wd) in enumerate(KV_STYLES):
-            part = tx[cls == i]
-            if len(part):
-                part.plot(ax=ax, color=col, linewidth=wd / 3 * w / 1650)
+        cls = style_classes(tx["voltage_kv"].astype(float), KV_STYLES)
+        # Lowest voltages first, so the backbone is drawn on top.
+        for i in range(len(KV_STYLES) - 1, -1, -1):
+            if (cls == i).any():
+                ax.add_collection(_line_collection(tx.geometry.values[cls == i], color=KV_STYLES[i][2],
+                                                   linewidth=KV_STYLES[i][3] / 3 * w / 1650), autolim=False)
     if "roads" in parts and "roads" in context:
-        inter = context["roads"][context["roads"]["interstate"].astype(bool)]
-        if len(inter):
-            inter.plot(ax=ax, color="#8c2d04", linewidth=0.6 * w / 1650, alpha=0.6)
+        inter = context["roads"]["interstate"].astype(bool).to_numpy()
+        if inter.any():
+            ax.add_collection(_line_collection(context["roads"].geometry.values[inter], color="#8c2d04",
+                                               linewidth=0.6 * w / 1650, alpha=0.6), autolim=False)
     if "states" in parts and states is not None:
-        states.boundary.plot(ax=ax, color="#333333", linewidth=0.8 * w / 1650)
+        ax.add_collection(_line_collection(states.geometry.values, color="#333333", linewidth=0.8 * w / 1650), autolim=False)
     ax.set_xlim(xmin, xmax)
     ax.set_ylim(ymin, ymax)
     fig.canvas.draw()
@@ -152,7 +195,12 @@ def write_static_map(run, path: Path, context: dict | None = None, dpi: int = 15
     norm = Normalize(lo, hi)
     if len(sites):
         # A 500-acre site is ~1.4 km across, a speck on a state map: mark each with a circle too.
-        sites.plot(ax=ax, color=[cmap(norm(s)) for s in scores], edgecolor="black", linewidth=0.4, zorder=5)
+        from matplotlib.collections import PatchCollection
+        from matplotlib.patches import PathPatch
+
+        ax.add_collection(PatchCollection([PathPatch(_polygon_path([g])) for g in sites.geometry.values],
+                                          facecolors=[cmap(norm(s)) for s in scores], edgecolors="black",
+                                          linewidths=0.4, zorder=5))
         c = sites.geometry.representative_point()
         ax.scatter(c.x, c.y, s=60, c=[cmap(norm(s)) for s in scores], edgecolors="black", linewidths=0.8, zorder=6)
         order = np.argsort(sites["rank"].to_numpy())[:LABELLED]

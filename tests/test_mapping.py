@@ -157,3 +157,23 @@ def test_text_in_the_data_is_never_run_as_a_jinja_template():
     page = render_map(m)
     assert page.count(hostile) >= 2 and "unit 49" not in page
     assert folium.map.Element is branca.element.Element  # folium is left as it was
+
+
+def test_picture_background_fills_polygons_around_their_holes_and_draws_every_line_part():
+    """The picture draws layers as single matplotlib paths and collections (not through
+    geopandas, which redraws the figure after each layer): holes stay open, every part of a
+    multi-part geometry and every ring of a polygon is drawn."""
+    import geopandas as gpd
+
+    from sitesel.staticmap import _line_collection, _render
+
+    donut = shapely.Polygon([(0, 0), (100, 0), (100, 100), (0, 100)], [[(30, 30), (70, 30), (70, 70), (30, 70)]])
+    land = gpd.GeoDataFrame({"agency": ["BLM"]}, geometry=[donut], crs="EPSG:5070")
+    img = _render(("federal_land",), {"federal_land": land}, None, (0.0, 100.0, 0.0, 100.0))
+    h, w = img.shape[:2]
+    assert img[h // 2, w // 2, 3] == 0  # the hole
+    assert img[int(h * 0.85), int(w * 0.15), 3] > 0  # the ring around it
+
+    multi = shapely.MultiLineString([[(0, 0), (1, 1)], [(2, 2), (3, 3), (4, 2)]])
+    segs = _line_collection([multi, donut, None]).get_segments()
+    assert sorted(len(s) for s in segs) == [2, 3, 5, 5]

@@ -4,7 +4,7 @@ import pytest
 import shapely
 
 from sitesel.grid import Grid, Window, burn, to_pixel_space
-from sitesel.measures import MEASURES, capped_distance_km, disc_sum, sample_raster
+from sitesel.measures import MEASURES, capped_distance_km, disc_sum, point_disc_sum, sample_raster
 from sitesel.study import Study, resolve_region
 
 
@@ -16,6 +16,23 @@ def test_disc_sum_matches_brute_force_exactly():
     yy, xx = np.mgrid[0:60, 0:70]
     for i, j in [(0, 0), (30, 35), (59, 69), (10, 60)]:
         assert got[i, j] == a[(yy - i) ** 2 + (xx - j) ** 2 <= r * r].sum()
+
+
+@pytest.mark.parametrize("r", [7.3, 5.0, 100.0 / 6.0])
+def test_point_disc_sum_equals_the_convolution_of_burnt_points(r):
+    """Points (some outside the array, some sharing a cell) added row by row along each disc give
+    the FFT convolution's sums exactly, for radii that fall on and between whole cells."""
+    rng = np.random.default_rng(2)
+    h, w = 50, 64
+    rows, cols = rng.integers(-12, h + 12, 300), rng.integers(-12, w + 12, 300)
+    vals = np.rint(rng.random(300) * 10_000)
+    pad = 30
+    burnt = np.zeros((h + 2 * pad, w + 2 * pad))
+    np.add.at(burnt, (rows + pad, cols + pad), vals)
+    want = disc_sum(burnt, r)[pad:pad + h, pad:pad + w]
+    got = point_disc_sum(rows, cols, vals, (h, w), r)
+    assert np.array_equal(got, want)
+    assert got.sum() > 0
 
 
 def test_raster_distance_is_within_half_a_cell_diagonal_of_exact():
