@@ -303,6 +303,13 @@ class Study:
             for n in todo:
                 self._reading[n] = ex.pool.submit(engine.read_layer, self.spec, n)
 
+    @property
+    def has_workers(self) -> bool:
+        """Whether worker processes are running for this study (see :meth:`start`)."""
+        from . import engine
+
+        return isinstance(self._executor, engine.ProcessExecutor)
+
     def _value_cached(self, land: str, name: str) -> bool:
         """Whether a measure's values are in the disk cache (by name; checked in full when loaded)."""
         if not self.use_cache:

@@ -64,12 +64,26 @@ def run(a: argparse.Namespace) -> int:
     # Worker processes start, and read every layer the run will use (measures, evidence, map),
     # while this process checks the inputs: on a cold cache that is most of a run's serial part.
     study.start(measures, [n for n in study.manifest.layers if n != "states"], a.land)
-    with prog.step("checking inputs"):
-        checks = check_inputs(study, need)
+    # With worker processes, the measures go to them now, queued behind the layers they read, and
+    # a thread here works out the candidate cells while this one checks the inputs (which mostly
+    # waits for those same layers). A failed check stops them.
+    early = None
+    if study.has_workers:
+        ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sitesel-measures")
+        early = ahead.submit(study.prepare, measures, a.land)
+        ahead.shutdown(wait=False)
+    try:
+        with prog.step("checking inputs"):
+            checks = check_inputs(study, need)
+    except BaseException:
+        study.close()
+        raise
     for w in checks.warnings:
         print(f"sitesel: warning: {w}", file=sys.stderr)
     summaries = []
     with study, outdir as tmp:
+        if early is not None:
+            early.result()
         # Every park's measures in one go: the most parallel work, and each computed once.
         study.prepare(measures, a.land)
         # Outputs of one park are written while the next is ranked: by the worker processes that
