@@ -143,17 +143,59 @@ def to_pixel_space(geoms, grid: "Grid") -> np.ndarray:
     return shapely.transform(np.asarray(geoms, dtype=object), fwd)
 
 
+#: Rows of the strips in which tall polygons are burnt (see :func:`burn`).
+STRIP_ROWS = 256
+#: Polygons with fewer vertices are burnt whole (cutting them costs more than it saves).
+STRIP_MIN_VERTICES = 2000
+
+
 def burn(pixel_geoms, window: Window, values=None, all_touched: bool = False, dtype: str = "uint8",
          fill: float = 0) -> np.ndarray:
-    """Rasterise pixel-space geometries (and optional values) into ``window``."""
+    """Rasterise pixel-space geometries (and optional values) into ``window``.
+
+    GDAL fills a polygon row by row, testing every edge of the polygon on every row it spans:
+    the lower 48's outline (~80,000 vertices) took 0.95 s over the 500 m grid. When burning a
+    mask (no ``values``), valid polygons with many vertices and taller than two strips are
+    therefore cut into strips of :data:`STRIP_ROWS` rows (plus a margin of two cells, so nothing
+    new is drawn inside a strip) and burnt strip by strip: the same cells, in 0.2 s. Invalid
+    polygons are burnt whole, as drawn (clipping could regroup their rings), and so is everything
+    when values are given (a later polygon must still win where they overlap).
+    """
     geoms = np.asarray(pixel_geoms, dtype=object)
-    if values is None:
-        values = np.ones(len(geoms))
-    shapes = [(g, v) for g, v in zip(geoms, values) if g is not None and not g.is_empty]
-    if not shapes:
+    mask = values is None
+    values = np.ones(len(geoms)) if mask else np.asarray(values)
+    ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms)) if len(geoms) else np.zeros(0, bool)
+    geoms, values = geoms[ok], values[ok]
+    tall = np.zeros(len(geoms), bool)
+    if mask and len(geoms) and window.height > 2 * STRIP_ROWS:
+        bounds = shapely.bounds(geoms)
+        tall = (np.isin(shapely.get_type_id(geoms), (3, 6)) & (bounds[:, 3] - bounds[:, 1] > 2 * STRIP_ROWS)
+                & (shapely.get_num_coordinates(geoms) >= STRIP_MIN_VERTICES))
+        if tall.any():
+            tall[tall] = shapely.is_valid(geoms[tall])
+    out = _rasterize(geoms[~tall], values[~tall], window, all_touched, dtype, fill)
+    if not tall.any():
+        return out
+    big, top, bottom = geoms[tall], bounds[tall, 1], bounds[tall, 3]
+    x0, x1 = window.col - 2, window.col + window.width + 2
+    for r in range(window.row, window.row + window.height, STRIP_ROWS):
+        h = min(STRIP_ROWS, window.row + window.height - r)
+        part = big[(top <= r + h + 2) & (bottom >= r - 2)]
+        part = shapely.clip_by_rect(part, x0, r - 2, x1, r + h + 2)
+        part = part[~shapely.is_empty(part)]
+        if len(part):
+            rows = slice(r - window.row, r - window.row + h)
+            strip = _rasterize(part, np.ones(len(part)), Window(r, window.col, h, window.width), all_touched,
+                               dtype, fill)
+            out[rows] = np.where(strip != fill, strip, out[rows])
+    return out
+
+
+def _rasterize(geoms, values, window: Window, all_touched: bool, dtype: str, fill: float) -> np.ndarray:
+    if not len(geoms):
         return np.full(window.shape, fill, dtype=dtype)
-    return features.rasterize(shapes, out_shape=window.shape, transform=window.pixel_transform, fill=fill,
-                              all_touched=all_touched, dtype=dtype)
+    return features.rasterize(list(zip(geoms, values)), out_shape=window.shape, transform=window.pixel_transform,
+                              fill=fill, all_touched=all_touched, dtype=dtype)
 
 
 def crs_for_states(codes: list[str]) -> str:

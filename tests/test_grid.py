@@ -1,7 +1,8 @@
 import numpy as np
+import pytest
 import shapely
 
-from sitesel.grid import Grid, grid_for_bounds, rasterize_inside, rasterize_mask
+from sitesel.grid import Grid, Window, burn, grid_for_bounds, rasterize_inside, rasterize_mask
 
 
 def test_grid_snaps_outward_to_resolution():
@@ -22,3 +23,25 @@ def test_inside_cells_lie_wholly_inside_the_polygon():
     y1 = g.ymax - rows * g.res
     cells = shapely.box(x0, y1 - g.res, x0 + g.res, y1)
     assert shapely.within(cells, poly.buffer(1e-6)).all()
+
+
+@pytest.mark.parametrize("all_touched", [False, True])
+def test_tall_polygons_burnt_in_strips_give_the_cells_of_one_burn(all_touched):
+    """Masks of tall many-vertex polygons are burnt strip by strip (GDAL's fill tests every edge
+    on every row): the cells must be those of one rasterisation of the whole polygon."""
+    from rasterio import features
+
+    from sitesel.grid import STRIP_MIN_VERTICES, STRIP_ROWS
+
+    t = np.linspace(0, 2 * np.pi, 3 * STRIP_MIN_VERTICES, endpoint=False)
+    wobbly = 600 + (500 + 37 * np.sin(23 * t))[:, None] * np.column_stack([np.cos(t), np.sin(t)])
+    hole = 600 + 150.3 * np.column_stack([np.cos(t[::50]), np.sin(t[::50])])
+    donut = shapely.Polygon(wobbly, [hole])
+    small = shapely.box(10.2, 20.7, 60.1, 90.3)
+    assert donut.is_valid and 1000 > 2 * STRIP_ROWS
+    win = Window(3, 5, 1250, 1190)
+    geoms = [donut, small]
+    got = burn(geoms, win, all_touched=all_touched)
+    want = features.rasterize([(g, 1) for g in geoms], out_shape=win.shape, transform=win.pixel_transform,
+                              all_touched=all_touched, dtype="uint8")
+    assert np.array_equal(got, want) and want.sum() > 0
