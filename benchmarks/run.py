@@ -173,9 +173,11 @@ def _sitesel_question(study, eligible, excluded, lines, slope_tif):
     if band.size:
         rows, cols = np.divmod(cells[band], g.width)
         x, y = g.cell_centers(rows, cols)
-        _, exact = shapely.STRtree(lines.values).query_nearest(shapely.points(x, y), return_distance=True,
-                                                               all_matches=False)
-        cells = np.delete(cells, band[exact > within * 1000])
+        # "Is any line within 15 km" stops at the first line that is: cheaper than the nearest.
+        near = shapely.STRtree(lines.values).query(shapely.points(x, y), predicate="dwithin", distance=within * 1000)
+        far = np.ones(band.size, dtype=bool)
+        far[near[0]] = False
+        cells = np.delete(cells, band[far])
     cells.sort()
     # The same slope raster atlite is given, on this grid: read the needed rows only.
     import rasterio
@@ -322,7 +324,10 @@ def table(only: str | None, tmp: Path) -> int:
         if not engine and (out / "run.json").exists():
             rec = json.loads((out / "run.json").read_text())
             step = next(k for k in rec["timings_s"] if k.startswith("measures ("))
-            engine.update(label=label, seconds=rec["timings_s"][step],
+            # The engine's time: from its first task's start to its last result. The measures step
+            # starts earlier: its tasks go out while the workers still read layers ahead.
+            engine.update(label=label, step_s=rec["timings_s"][step],
+                          seconds=rec.get("engine", {}).get("compute_s") or rec["timings_s"][step],
                           measures=step[step.index(": ") + 2:-1].split(", "))
 
     floor = None
@@ -359,11 +364,14 @@ def table(only: str | None, tmp: Path) -> int:
             # measure of the park type, plus the pass (discs, rasters and slope count as free).
             n_edt = sum(m.startswith("dist_") for m in engine["measures"])
             work = n_edt * floor["edt_s"] + floor["pass_s"]
-            rows.append({"row": f"engine: measures step of '{engine['label']}' ({len(engine['measures'])} measures, "
-                                f"{n_edt} distance transforms)", "wall_s": engine["seconds"],
-                         "note": f"{engine['seconds'] / work:.1f}x the floor for {n_edt} transforms + one pass "
-                                 f"({work:.1f} s); {engine['seconds'] / (floor['edt_s'] + floor['pass_s']):.1f}x "
-                                 "one transform + one pass"})
+            one = floor["edt_s"] + floor["pass_s"]
+            rows.append({"row": f"engine: measures of '{engine['label']}' ({len(engine['measures'])} measures, "
+                                f"{n_edt} distance transforms), first task start to last result",
+                         "wall_s": engine["seconds"], "target_s": round(3 * one, 2),
+                         "note": f"{engine['seconds'] / one:.1f}x one transform + one pass (target 3x); "
+                                 f"{engine['seconds'] / work:.1f}x the floor for {n_edt} transforms + one pass "
+                                 f"({work:.1f} s); the whole measures step, from sending the tasks while the "
+                                 f"workers read layers ahead, {engine['step_s']:.1f} s"})
     print(f"\nsitesel benchmarks: {os.cpu_count()} cores, Python {sys.version.split()[0]}, "
           f"{time.strftime('%Y-%m-%d %H:%M')}\n")
     print("| row | wall (s) | target (s) | peak memory (GiB) | target (GiB) | note |")

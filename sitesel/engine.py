@@ -145,8 +145,10 @@ class Tiling:
         return self._positions
 
 
-def run_task(task: Task, cells: np.ndarray | None = None) -> tuple[str, int, np.ndarray, float]:
-    """Compute one task (in any process); returns (measure, tile index, values, CPU seconds)."""
+def run_task(task: Task, cells: np.ndarray | None = None) -> tuple[str, int, np.ndarray, float, float]:
+    """Compute one task (in any process); returns (measure, tile index, values, CPU seconds, and
+    when it started as ``time.time()``)."""
+    started = time.time()
     t0 = time.process_time()
     set_threads(task.threads)
     if cells is None:
@@ -154,7 +156,7 @@ def run_task(task: Task, cells: np.ndarray | None = None) -> tuple[str, int, np.
     _, local = tile_cells(cells, task.spec.grid, task.tile)
     inputs = inputs_for(task.spec)
     values = MEASURES[task.measure].compute(inputs, task.tile, local)
-    return task.measure, task.tile.index, np.asarray(values, dtype=np.float32), time.process_time() - t0
+    return task.measure, task.tile.index, np.asarray(values, dtype=np.float32), time.process_time() - t0, started
 
 
 def read_layer(spec: StudySpec, name: str) -> dict:
@@ -359,10 +361,12 @@ def make_executor(workers: int | None = None, scheduler: str | None = None, dask
 
 def compute_values(spec: StudySpec, names: Iterable[str], cells: np.ndarray, cells_path: Path, executor,
                    task_bytes: int = DEFAULT_TASK_BYTES, tile_size: int | None = None,
-                   progress=None, cpu_seconds: dict | None = None) -> dict[str, np.ndarray]:
+                   progress=None, cpu_seconds: dict | None = None, span: dict | None = None) -> dict[str, np.ndarray]:
     """Values of base (non-derived) measures at ``cells`` (sorted flat indices), by tiles.
 
-    ``cpu_seconds``, if given, receives each measure's CPU time summed over its tasks.
+    ``cpu_seconds``, if given, receives each measure's CPU time summed over its tasks; ``span``
+    receives ``compute_s``, the wall time from the first task's start to the last result (tasks
+    may wait in the queue behind layers the workers are still reading).
     """
     grid = spec.grid
     tasks: list[Task] = []
@@ -393,7 +397,9 @@ def compute_values(spec: StudySpec, names: Iterable[str], cells: np.ndarray, cel
     # Result vectors are made as results come in: 13 of them over the lower 48 take a second to
     # allocate, which the workers would spend waiting for their first task.
     out: dict[str, np.ndarray] = {}
-    for name, index, values, cpu in executor.map_unordered(run_task, tasks, cells):
+    first = None
+    for name, index, values, cpu, started in executor.map_unordered(run_task, tasks, cells):
+        first = started if first is None else min(first, started)
         if name not in out:
             out[name] = np.full(cells.size, np.nan, dtype=np.float32)
         out[name][of_task[(name, index)].positions()[index]] = values
@@ -403,6 +409,8 @@ def compute_values(spec: StudySpec, names: Iterable[str], cells: np.ndarray, cel
             bar.update(1)
     if bar is not None:
         bar.close()
+    if span is not None and first is not None:
+        span["compute_s"] = round(time.time() - first, 3)
     for n in names:  # measures with no candidate cells at all
         out.setdefault(n, np.full(cells.size, np.nan, dtype=np.float32))
     return out

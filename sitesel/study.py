@@ -514,7 +514,7 @@ class Study:
                     result.update(engine.compute_values(
                         self.spec, missing, sup.cells, cells_path, ex,
                         task_bytes=self.task_bytes or engine.DEFAULT_TASK_BYTES, tile_size=self.tile_size,
-                        progress=self.progress, cpu_seconds=self.cpu_seconds))
+                        progress=self.progress, cpu_seconds=self.cpu_seconds, span=self.engine_used))
 
                 with self.progress.step(f"measures ({len(missing)}: {', '.join(missing)})"):
                     if isinstance(ex, engine.SerialExecutor):
