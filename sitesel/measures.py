@@ -226,12 +226,13 @@ def disc_sum(values: np.ndarray, radius_cells: float, fft_shape: tuple[int, int]
     if fft_shape is None:
         r = int(math.ceil(radius_cells))
         fft_shape = (scipy.fft.next_fast_len(h + r, real=True), scipy.fft.next_fast_len(w + r, real=True))
-    spec = scipy.fft.rfft2(values.astype(np.float64), s=fft_shape, workers=FFT_WORKERS)
+    # No copy when the values come already padded to the transform's shape, as float64.
+    spec = scipy.fft.rfft2(np.asarray(values, dtype=np.float64), s=fft_shape, workers=FFT_WORKERS)
     spec *= _kernel_fft(radius_cells, fft_shape)
     out = scipy.fft.irfft2(spec, s=fft_shape, workers=FFT_WORKERS)[:h, :w]
     # The inputs are whole numbers, so rounding removes the FFT's round-off exactly.
     np.rint(out, out=out)
-    out[out < 0] = 0
+    np.maximum(out, 0.0, out=out)
     return out
 
 
@@ -291,12 +292,16 @@ def _disc(m: Measure, inputs, tile: Tile, cells: np.ndarray) -> np.ndarray:
         core = tile.core
         s = point_disc_sum(rows - core.row, cols - core.col, np.rint(vals / DISC_QUANTUM), core.shape, radius)
         return (s[np.divmod(cells, core.width)] * DISC_QUANTUM).astype(np.float32)
-    q = np.rint(_areal_people(inputs, win) / DISC_QUANTUM)
     r = int(math.ceil(radius))
     # A circular convolution over at least the padded window plus the radius is exact on the
     # core; sizing it from the tiling's largest padded tile lets one kernel FFT serve every tile.
     eh, ew = tile.extent or win.shape
     shape = (scipy.fft.next_fast_len(eh + r, real=True), scipy.fft.next_fast_len(ew + r, real=True))
+    # Whole numbers of the quantum, written straight into the transform's zero-padded input.
+    q = np.zeros(shape)
+    h, w = win.shape
+    np.divide(_areal_people(inputs, win), DISC_QUANTUM, out=q[:h, :w])
+    np.rint(q[:h, :w], out=q[:h, :w])
     s = disc_sum(q, radius, shape)
     return (s[tile.core_in_padded].ravel()[cells] * DISC_QUANTUM).astype(np.float32)
 
@@ -315,6 +320,11 @@ def _points_in(inputs, layer: str, column: str, win: Window) -> tuple[np.ndarray
     return row[ok], col[ok], vals[ok]
 
 
+#: Largest grid (cells) for which a process keeps one raster of county numbers for every tile
+#: (2 bytes a cell: 126 MB for the lower 48 at 500 m); larger grids burn counties tile by tile.
+COUNTY_INDEX_MAX_CELLS = 80_000_000
+
+
 def _areal_people(inputs, win: Window) -> np.ndarray:
     """People per cell from county totals spread evenly over each county's area."""
     grid = inputs.spec.grid
@@ -323,15 +333,43 @@ def _areal_people(inputs, win: Window) -> np.ndarray:
     pop = counties["population"].to_numpy(dtype="float64")
     density = np.where(area > 0, pop / np.where(area > 0, area, 1.0), 0.0)
     density = np.nan_to_num(density)
+    if grid.size <= COUNTY_INDEX_MAX_CELLS and len(counties) < 2**15 - 1:
+        # One burn of county numbers serves every tile (and both population measures): tiles
+        # overlap by the radius, and burning ~3,000 outlines per tile cost more than the rest.
+        index = _county_index(inputs)[win.row:win.row + win.height, win.col:win.col + win.width]
+        per_cell = np.concatenate([[0.0], density])[index + 1]
+    else:
+        idx, geoms = _counties_in_burn_order(inputs, win)
+        per_cell = burn(geoms, win, values=density[idx], dtype="float64", fill=0.0)
+    per_cell *= grid.res * grid.res
+    return per_cell
+
+
+def _counties_in_burn_order(inputs, win: Window | None) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and simplified pixel-space outlines of the counties touching ``win`` (all of them
+    if None), in the order they are burnt."""
     idx = inputs.pixel_query("counties", window=win, simplify=0.25)
     geoms = inputs.pixel("counties", simplify=0.25)[0][idx]
     # Simplified outlines of neighbours can overlap by a sliver; burning in an order fixed by
     # the geometry (not the file) makes the result independent of the file's feature order.
     c = shapely.get_coordinates(shapely.centroid(geoms)) if len(geoms) else np.zeros((0, 2))
     order = np.lexsort((c[:, 1], c[:, 0])) if len(geoms) else np.zeros(0, np.int64)
-    idx, geoms = idx[order], geoms[order]
-    per_cell = burn(geoms, win, values=density[idx], dtype="float64", fill=0.0)
-    return per_cell * (grid.res * grid.res)
+    return idx[order], geoms[order]
+
+
+_COUNTY_INDEX: dict = {}
+
+
+def _county_index(inputs) -> np.ndarray:
+    """Number of the county under each cell of the grid (-1: none), burnt once per process."""
+    key = (inputs.spec.grid.key(), id(inputs.features("counties")))
+    if key not in _COUNTY_INDEX:
+        _COUNTY_INDEX.clear()
+        grid = inputs.spec.grid
+        idx, geoms = _counties_in_burn_order(inputs, None)
+        _COUNTY_INDEX[key] = burn(geoms, Window(0, 0, grid.height, grid.width), values=idx, dtype="int16",
+                                  fill=-1)
+    return _COUNTY_INDEX[key]
 
 
 # -- rasters ---------------------------------------------------------------------------------
