@@ -80,13 +80,13 @@ def write_kml(sites: gpd.GeoDataFrame, path: Path) -> Path:
 
 
 def _context_for_gpkg(name: str, gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    from .maplayers import KV_STYLES, MW_STYLES, kv_class, mw_class
+    from .maplayers import KV_STYLES, MW_STYLES, style_classes
 
     out = gdf.copy()
     if name == "transmission_lines":
-        out["kv_class"] = [KV_STYLES[kv_class(v)][1] for v in out["voltage_kv"].astype(float)]
+        out["kv_class"] = [KV_STYLES[i][1] for i in style_classes(out["voltage_kv"].astype(float), KV_STYLES)]
     if name == "power_plants":
-        out["mw_class"] = [MW_STYLES[mw_class(v)][1] for v in out["mw"].astype(float)]
+        out["mw_class"] = [MW_STYLES[i][1] for i in style_classes(out["mw"].astype(float), MW_STYLES)]
     return out
 
 

@@ -169,7 +169,8 @@ def burn(pixel_geoms, window: Window, values=None, all_touched: bool = False, dt
     tall = np.zeros(len(geoms), bool)
     if mask and len(geoms) and window.height > 2 * STRIP_ROWS:
         bounds = shapely.bounds(geoms)
-        tall = (np.isin(shapely.get_type_id(geoms), (3, 6)) & (bounds[:, 3] - bounds[:, 1] > 2 * STRIP_ROWS)
+        polygons = (shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON)
+        tall = (np.isin(shapely.get_type_id(geoms), polygons) & (bounds[:, 3] - bounds[:, 1] > 2 * STRIP_ROWS)
                 & (shapely.get_num_coordinates(geoms) >= STRIP_MIN_VERTICES))
         if tall.any():
             tall[tall] = shapely.is_valid(geoms[tall])

@@ -70,26 +70,15 @@ CONTEXTS: tuple[Context, ...] = (
 )
 
 
-def kv_class(kv) -> int:
-    """Index into :data:`KV_STYLES` for a voltage (NaN -> the last, unknown class)."""
-    kv = -np.inf if kv is None or not np.isfinite(kv) else kv
-    return next(i for i, (lo, *_rest) in enumerate(KV_STYLES) if kv >= lo)
-
-
 def style_classes(values, styles=KV_STYLES) -> np.ndarray:
-    """:func:`kv_class` (or, with ``MW_STYLES``, :func:`mw_class`) of many values at once."""
+    """Index into ``styles`` (:data:`KV_STYLES` or :data:`MW_STYLES`) of each value: the first
+    class whose lower bound it meets; missing values get the last class."""
     v = np.asarray(values, dtype=float)
     v = np.where(np.isfinite(v), v, -np.inf)
     out = np.full(v.shape, len(styles) - 1, dtype=np.int64)
     for i in range(len(styles) - 1, -1, -1):  # the first class whose lower bound is met wins
         out[v >= styles[i][0]] = i
     return out
-
-
-def mw_class(mw) -> int:
-    """Index into :data:`MW_STYLES` for a capacity in MW."""
-    mw = -np.inf if mw is None or not np.isfinite(mw) else mw
-    return next(i for i, (lo, *_rest) in enumerate(MW_STYLES) if mw >= lo)
 
 
 def clip_area(study, margin_m: float = CLIP_MARGIN_M):

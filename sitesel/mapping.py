@@ -19,6 +19,7 @@ import branca.element
 import folium
 import shapely
 import geopandas as gpd
+from shapely import GeometryType
 import numpy as np
 import pandas as pd
 from folium import plugins
@@ -347,10 +348,8 @@ _FRAMES: dict = {}
 _SIMPLIFIED: dict = {}
 
 
-#: Shapely type ids of points and multipoints (and -1, a missing geometry).
-_POINT_TYPES = (-1, 0, 4)
-#: ... of polygons and multipolygons.
-_POLYGON_TYPES = (3, 6)
+_POINT_TYPES = (GeometryType.MISSING, GeometryType.POINT, GeometryType.MULTIPOINT)
+_POLYGON_TYPES = (GeometryType.POLYGON, GeometryType.MULTIPOLYGON)
 
 
 def _key(name: str, gdf: gpd.GeoDataFrame, tolerance_m: float, thinned: bool) -> tuple:

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import shapely
+from shapely import GeometryType
 
-from .maplayers import AGENCY_COLORS, KV_STYLES, kv_class, style_classes
+from .maplayers import AGENCY_COLORS, KV_STYLES, style_classes
 
 #: Sites labelled with their rank number (the others are drawn, unlabelled).
 LABELLED = 10
@@ -54,7 +55,8 @@ def _line_collection(geoms, **kwargs):
 
     geoms = shapely.get_parts(np.asarray(geoms))  # multi-part geometries into their parts
     types = shapely.get_type_id(geoms)
-    lines = np.concatenate([geoms[np.isin(types, (1, 2))], shapely.get_rings(geoms[types == 3])])
+    lines = np.concatenate([geoms[np.isin(types, (GeometryType.LINESTRING, GeometryType.LINEARRING))],
+                            shapely.get_rings(geoms[types == GeometryType.POLYGON])])
     xy, idx = shapely.get_coordinates(lines, return_index=True)
     return LineCollection(np.split(xy, np.flatnonzero(np.diff(idx)) + 1) if len(xy) else [], **kwargs)
 
@@ -66,7 +68,7 @@ def _polygon_path(geoms):
     # Normalised polygons run their outer rings and holes in opposite directions, so the
     # non-zero fill leaves the holes open and overlapping polygons are filled once.
     polys = shapely.normalize(shapely.get_parts(np.asarray(geoms)))
-    rings = shapely.get_rings(polys[shapely.get_type_id(polys) == 3])
+    rings = shapely.get_rings(polys[shapely.get_type_id(polys) == GeometryType.POLYGON])
     xy, idx = shapely.get_coordinates(rings, return_index=True)
     codes = np.full(len(xy), MplPath.LINETO, dtype=MplPath.code_type)
     if len(xy):
@@ -180,7 +182,7 @@ def write_static_map(run, path: Path, context: dict | None = None, dpi: int = 15
         handles += [Patch(facecolor=AGENCY_COLORS.get(a, AGENCY_COLORS["OTHER"]), alpha=0.5, label=f"{a} land")
                     for a in sorted(set(fl["agency"].dropna()))]
     if "transmission_lines" in context:
-        cls = {kv_class(v) for v in context["transmission_lines"]["voltage_kv"].astype(float)}
+        cls = set(style_classes(context["transmission_lines"]["voltage_kv"].astype(float), KV_STYLES))
         handles += [Line2D([], [], color=col, lw=wd / 2.5, label=lbl)
                     for i, (_, lbl, col, wd) in enumerate(KV_STYLES) if i in cls]
     if "roads" in context and context["roads"]["interstate"].astype(bool).any():
