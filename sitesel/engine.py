@@ -53,6 +53,10 @@ def tile_cells(cells: np.ndarray, grid: Grid, tile: Tile) -> tuple[np.ndarray, n
     core = tile.core
     lo, hi = np.searchsorted(cells, [core.row * grid.width, (core.row + core.height) * grid.width])
     sub = cells[lo:hi]
+    if core.col == 0 and core.width == grid.width:
+        # Whole rows (the whole grid, or strips): every cell in range, at a fixed offset. Per-cell
+        # division for the lower 48's 6 M cells cost half a second in every such task.
+        return np.arange(lo, hi), sub - core.row * grid.width
     rows, cols = np.divmod(sub, grid.width)
     sel = (cols >= core.col) & (cols < core.col + core.width)
     pos = lo + np.flatnonzero(sel)

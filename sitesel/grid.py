@@ -195,8 +195,70 @@ def burn(pixel_geoms, window: Window, values=None, all_touched: bool = False, dt
 def _rasterize(geoms, values, window: Window, all_touched: bool, dtype: str, fill: float) -> np.ndarray:
     if not len(geoms):
         return np.full(window.shape, fill, dtype=dtype)
-    return features.rasterize(list(zip(geoms, values)), out_shape=window.shape, transform=window.pixel_transform,
-                              fill=fill, all_touched=all_touched, dtype=dtype)
+    return features.rasterize(list(zip(*geojson_like(geoms, values))), out_shape=window.shape,
+                              transform=window.pixel_transform, fill=fill, all_touched=all_touched, dtype=dtype)
+
+
+_FAMILIES = {
+    "MultiPoint": (shapely.GeometryType.POINT, shapely.GeometryType.MULTIPOINT),
+    "MultiLineString": (shapely.GeometryType.LINESTRING, shapely.GeometryType.MULTILINESTRING),
+    "Polygon": (shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON),
+}
+
+
+#: Levels of offsets that :func:`shapely.to_ragged_array` gives for each multi-part kind.
+_DEPTH = {"MultiPoint": 1, "MultiLineString": 2, "Polygon": 3}
+
+
+def geojson_like(geoms, values) -> tuple[list, list]:
+    """GeoJSON-like mappings of shapely geometries, with their values, in the same order.
+
+    rasterio reads a shapely geometry through ``__geo_interface__``, which walks every coordinate
+    in Python: half the time of burning PAD-US polygons over the lower 48. Here the coordinates of
+    each kind of geometry come out as one array (:func:`shapely.to_ragged_array`) and each ring or
+    line is one slice of it: the same coordinates. A polygon comes out as one mapping per part, as
+    rasterio splits multipolygons itself; other kinds (collections) are passed through.
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    values = np.asarray(values)
+    types = shapely.get_type_id(geoms)
+    collections = types == shapely.GeometryType.GEOMETRYCOLLECTION
+    if collections.any():
+        # rasterio burns each member of a collection on its own, in order: so do its parts here.
+        parts = {i: shapely.get_parts(geoms[i]) for i in np.flatnonzero(collections).tolist()}
+        order = [(parts[i] if i in parts else [g], v) for i, (g, v) in enumerate(zip(geoms, values))]
+        geoms = np.asarray([g for gs, _ in order for g in gs], dtype=object)
+        values = np.asarray([v for gs, v in order for _ in gs])
+        types = shapely.get_type_id(geoms)
+    values = values.tolist()
+    per: list = [[g] for g in geoms]  # the mappings of each geometry, in the input's order
+    for kind, ids in _FAMILIES.items():
+        sel = np.flatnonzero(np.isin(types, ids))
+        if not sel.size:
+            continue
+        _, coords, offsets = shapely.to_ragged_array(geoms[sel], include_z=False)
+        xy = coords.tolist()
+        offs = [o.tolist() for o in offsets]
+        if len(offs) < _DEPTH[kind]:  # single-part geometries only: one part each
+            offs.append(list(range(sel.size + 1)))
+        for k, i in enumerate(sel.tolist()):
+            if kind == "MultiPoint":
+                (parts,) = offs
+                per[i] = [{"type": kind, "coordinates": xy[parts[k]:parts[k + 1]]}]
+            elif kind == "MultiLineString":
+                lines, parts = offs
+                per[i] = [{"type": kind, "coordinates": [xy[lines[j]:lines[j + 1]]
+                                                         for j in range(parts[k], parts[k + 1])]}]
+            else:
+                rings, polys, parts = offs
+                per[i] = [{"type": kind, "coordinates": [xy[rings[j]:rings[j + 1]]
+                                                         for j in range(polys[p], polys[p + 1])]}
+                          for p in range(parts[k], parts[k + 1])]
+    out_geoms, out_values = [], []
+    for maps, v in zip(per, values):
+        out_geoms += maps
+        out_values += [v] * len(maps)
+    return out_geoms, out_values
 
 
 def crs_for_states(codes: list[str]) -> str:

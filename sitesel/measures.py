@@ -157,10 +157,10 @@ def _distance(m: Measure, inputs, tile: Tile, cells: np.ndarray) -> np.ndarray:
     """Capped distances at ``cells`` of the tile's core.
 
     The transform runs only over the part of the padded tile that can matter: the candidate
-    cells' box, less what lies beyond the cap from every feature, grown by the cap (every feature
-    within the cap of a cell in the box lies inside it, so the values are those of the whole
-    tile). Features confined to one region (765 kV lines) or a small region of candidates then
-    cost a fraction of the grid.
+    cells within the cap of the features' box, and the features within the cap of those cells
+    (the nearest feature of a cell within the cap lies inside that window, so the values are
+    those of the whole tile). Features confined to one region (765 kV lines), a small region of
+    candidates, or the empty margin around a region then cost a fraction of the grid.
     """
     grid, cap = inputs.spec.grid, inputs.spec.cap_km
     out = np.full(cells.size, np.inf, dtype=np.float32)
@@ -168,20 +168,22 @@ def _distance(m: Measure, inputs, tile: Tile, cells: np.ndarray) -> np.ndarray:
     if not cells.size:
         return out
     reach = math.ceil(cap * 1000.0 / grid.res) + 1
-    rs, cs = tile.core_in_padded
-    rows, cols = np.divmod(cells, tile.core.width)
-    rows += rs.start
-    cols += cs.start
     fr0, fr1 = _span(mask.any(axis=1))
     if fr0 == fr1:
         return out
     fc0, fc1 = _span(mask.any(axis=0))
+    rs, cs = tile.core_in_padded
+    # int32 division is twice as fast, and core windows are far below 2**31 cells.
+    small = tile.core.height * tile.core.width < 2**31
+    rows, cols = np.divmod(cells.astype(np.int32) if small else cells, tile.core.width)
+    rows += rs.start
+    cols += cs.start
     r0, r1 = max(int(rows.min()), fr0 - reach), min(int(rows.max()) + 1, fr1 + reach)
     c0, c1 = max(int(cols.min()), fc0 - reach), min(int(cols.max()) + 1, fc1 + reach)
     if r0 >= r1 or c0 >= c1:
         return out
-    h, w = mask.shape
-    R0, R1, C0, C1 = max(r0 - reach, 0), min(r1 + reach, h), max(c0 - reach, 0), min(c1 + reach, w)
+    R0, R1 = min(r0, max(fr0, r0 - reach)), max(r1, min(fr1, r1 + reach))
+    C0, C1 = min(c0, max(fc0, c0 - reach)), max(c1, min(fc1, c1 + reach))
     d = _edt_cells(np.ascontiguousarray(mask[R0:R1, C0:C1]))
     inside = (rows >= r0) & (rows < r1) & (cols >= c0) & (cols < c1)
     out[inside] = _cells_to_km(d[rows[inside] - R0, cols[inside] - C0], grid.res, cap)
@@ -293,13 +295,18 @@ def _disc(m: Measure, inputs, tile: Tile, cells: np.ndarray) -> np.ndarray:
         s = point_disc_sum(rows - core.row, cols - core.col, np.rint(vals / DISC_QUANTUM), core.shape, radius)
         return (s[np.divmod(cells, core.width)] * DISC_QUANTUM).astype(np.float32)
     r = int(math.ceil(radius))
-    # A circular convolution over at least the padded window plus the radius is exact on the
-    # core; sizing it from the tiling's largest padded tile lets one kernel FFT serve every tile.
+    h, w = win.shape
+    rs, cs = tile.core_in_padded
+    # A circular convolution wraps around the transform's edges: it is exact on the core when all
+    # that wraps into a core cell's disc is zero padding, so the transform must outrun the padded
+    # tile by as much as a disc reaches past its edges (nothing for inner tiles, whose halo holds
+    # the whole disc). Sized from the tiling's largest padded tile, one kernel FFT serves all.
+    need = (h + max(0, r - rs.start, r - (h - rs.stop)), w + max(0, r - cs.start, r - (w - cs.stop)))
     eh, ew = tile.extent or win.shape
-    shape = (scipy.fft.next_fast_len(eh + r, real=True), scipy.fft.next_fast_len(ew + r, real=True))
+    shape = (scipy.fft.next_fast_len(max(eh, need[0]), real=True),
+             scipy.fft.next_fast_len(max(ew, need[1]), real=True))
     # Whole numbers of the quantum, written straight into the transform's zero-padded input.
     q = np.zeros(shape)
-    h, w = win.shape
     np.divide(_areal_people(inputs, win), DISC_QUANTUM, out=q[:h, :w])
     np.rint(q[:h, :w], out=q[:h, :w])
     s = disc_sum(q, radius, shape)

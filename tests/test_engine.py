@@ -93,3 +93,19 @@ def test_tiling_positions_match_tile_by_tile_search(untiled):
         for tile, pos in zip(plan, got):
             want, _ = tile_cells(cells, grid, tile)
             assert np.array_equal(np.arange(cells.size)[pos], want)
+
+
+def test_tile_cells_of_whole_rows_match_the_general_search():
+    """Tiles spanning whole rows (the whole grid, or strips) skip the per-cell division: the
+    positions and in-core indices must be those of the general search."""
+    from sitesel.engine import tile_cells
+    from sitesel.grid import Grid, Tile, Window
+
+    grid = Grid(crs="EPSG:5070", res=500.0, xmin=0.0, ymax=0.0, width=1000, height=700)
+    cells = np.sort(np.random.default_rng(3).choice(grid.size, 60_000, replace=False))
+    for core in (Window(0, 0, 700, 1000), Window(250, 0, 120, 1000), Window(600, 0, 100, 1000)):
+        got_pos, got_local = tile_cells(cells, grid, Tile(0, core, core))
+        rows, cols = np.divmod(cells, grid.width)
+        inside = (rows >= core.row) & (rows < core.row + core.height)
+        assert np.array_equal(got_pos, np.flatnonzero(inside))
+        assert np.array_equal(got_local, (rows[inside] - core.row) * core.width + cols[inside])

@@ -45,3 +45,52 @@ def test_tall_polygons_burnt_in_strips_give_the_cells_of_one_burn(all_touched):
     want = features.rasterize([(g, 1) for g in geoms], out_shape=win.shape, transform=win.pixel_transform,
                               all_touched=all_touched, dtype="uint8")
     assert np.array_equal(got, want) and want.sum() > 0
+
+
+@pytest.mark.parametrize("layer", ["federal_lands", "transmission_lines", "substations", "rivers", "counties"])
+def test_geometries_handed_to_gdal_as_coordinate_slices_burn_the_same_cells(national, layer):
+    """``burn`` hands rasterio GeoJSON-like mappings cut from whole coordinate arrays instead of
+    shapely objects (whose ``__geo_interface__`` walks every coordinate in Python): on the real
+    layers (polygons with holes, multipolygons, lines, multilines, points), with overlapping values
+    burnt in order, and with and without all-touched, the cells are those of the shapely objects."""
+    from rasterio import features
+
+    from sitesel.grid import geojson_like, to_pixel_space
+    from sitesel.study import Study, resolve_region
+
+    region = resolve_region(national, "AZ,NM", None)
+    with Study.open(national, region, 2000, use_cache=True, workers=1) as st:
+        g = st.grid
+        px = to_pixel_space(st.layer(layer).geometry.values, g)
+    px = px[~(shapely.is_missing(px) | shapely.is_empty(px))]
+    assert len(px) > 50
+    values = np.arange(1, len(px) + 1, dtype="float64")  # later ones win where shapes overlap
+    win = Window(0, 0, g.height, g.width)
+    for all_touched in (False, True):
+        want = features.rasterize(list(zip(px, values)), out_shape=win.shape, transform=win.pixel_transform,
+                                  all_touched=all_touched, dtype="float64")
+        got = features.rasterize(list(zip(*geojson_like(px, values))), out_shape=win.shape,
+                                 transform=win.pixel_transform, all_touched=all_touched, dtype="float64")
+        assert np.array_equal(got, want) and (want > 0).sum() > 100
+
+
+def test_collections_and_mixed_kinds_keep_their_order_and_values():
+    """A geometry collection (as ``make_valid`` gives) is burnt member by member, and mixed kinds
+    keep the input's order, so the last geometry still wins where values overlap."""
+    from rasterio import features
+
+    from sitesel.grid import geojson_like
+
+    bowtie = shapely.Polygon([(2, 2), (30, 30), (30, 2), (2, 30), (2, 2)])
+    pieces = shapely.make_valid(shapely.GeometryCollection([bowtie, shapely.LineString([(0, 5), (40, 5)])]))
+    geoms = [shapely.box(0, 0, 40, 40), pieces, shapely.MultiPoint([(3.5, 3.5), (20.5, 33.5)]),
+             shapely.Point(10.5, 10.5), shapely.MultiLineString([[(0, 39), (39, 0)], [(1, 20), (39, 21)]]),
+             shapely.Polygon(shapely.box(5, 25, 15, 35).exterior, [shapely.box(8, 28, 12, 32).exterior])]
+    values = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    win = Window(0, 0, 40, 40)
+    for all_touched in (False, True):
+        want = features.rasterize(list(zip(geoms, values)), out_shape=win.shape, transform=win.pixel_transform,
+                                  all_touched=all_touched, dtype="float64")
+        got = features.rasterize(list(zip(*geojson_like(geoms, values))), out_shape=win.shape,
+                                 transform=win.pixel_transform, all_touched=all_touched, dtype="float64")
+        assert np.array_equal(got, want) and set(np.unique(want)) >= {1.0, 2.0, 5.0, 6.0}

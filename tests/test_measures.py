@@ -173,3 +173,28 @@ def test_candidate_cells_do_not_depend_on_the_mask_tiling(national, monkeypatch)
     cells, agency = got[300]
     assert np.all(np.diff(cells) > 0)  # sorted and unique: every look-up relies on it
     assert np.array_equal(cells, got[8192][0]) and np.array_equal(agency, got[8192][1])
+
+
+def test_distance_transform_window_gives_the_values_of_the_whole_tile(national):
+    """Each distance runs its transform over a window cut to the candidate cells near features and
+    the features near them: on real layers and tiles, every value equals that of one transform of
+    the whole padded tile."""
+    from sitesel.engine import plan_tiles, tile_cells
+    from sitesel.inputs import inputs_for
+    from sitesel.measures import _features_mask
+
+    region = resolve_region(national, "AZ,NM", None)
+    with Study.open(national, region, 1000, use_cache=True, workers=1, tile_size=256) as st:
+        cells = np.asarray(st.candidates().cells)
+        spec = st.spec
+        inputs = inputs_for(spec)
+        checked = 0
+        for name in [n for n, m in MEASURES.items() if m.is_distance]:
+            for tile in plan_tiles(spec.grid, name, spec.cap_km, tile_size=256):
+                _, local = tile_cells(cells, spec.grid, tile)
+                got = MEASURES[name].compute(inputs, tile, local)
+                mask = _features_mask(inputs, MEASURES[name].params["features"], tile.padded)
+                whole = capped_distance_km(mask, spec.grid.res, spec.cap_km)[tile.core_in_padded].ravel()[local]
+                assert np.array_equal(got, whole), name
+                checked += np.isfinite(got).sum()
+        assert checked > 100_000
