@@ -199,15 +199,13 @@ def _rasterize(geoms, values, window: Window, all_touched: bool, dtype: str, fil
                               transform=window.pixel_transform, fill=fill, all_touched=all_touched, dtype=dtype)
 
 
-_FAMILIES = {
-    "MultiPoint": (shapely.GeometryType.POINT, shapely.GeometryType.MULTIPOINT),
-    "MultiLineString": (shapely.GeometryType.LINESTRING, shapely.GeometryType.MULTILINESTRING),
-    "Polygon": (shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON),
+#: The kinds of geometry given to rasterio as coordinate slices: for each, the shapely types it
+#: holds and the levels of offsets :func:`shapely.to_ragged_array` gives for its multi-part form.
+_KINDS = {
+    "MultiPoint": ((shapely.GeometryType.POINT, shapely.GeometryType.MULTIPOINT), 1),
+    "MultiLineString": ((shapely.GeometryType.LINESTRING, shapely.GeometryType.MULTILINESTRING), 2),
+    "Polygon": ((shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON), 3),
 }
-
-
-#: Levels of offsets that :func:`shapely.to_ragged_array` gives for each multi-part kind.
-_DEPTH = {"MultiPoint": 1, "MultiLineString": 2, "Polygon": 3}
 
 
 def geojson_like(geoms, values) -> tuple[list, list]:
@@ -216,30 +214,30 @@ def geojson_like(geoms, values) -> tuple[list, list]:
     rasterio reads a shapely geometry through ``__geo_interface__``, which walks every coordinate
     in Python: half the time of burning PAD-US polygons over the lower 48. Here the coordinates of
     each kind of geometry come out as one array (:func:`shapely.to_ragged_array`) and each ring or
-    line is one slice of it: the same coordinates. A polygon comes out as one mapping per part, as
-    rasterio splits multipolygons itself; other kinds (collections) are passed through.
+    line is one slice of it: the same coordinates. A polygon comes out as one mapping per part and
+    a collection as its members, each with the geometry's value, as rasterio burns them.
     """
     geoms = np.asarray(geoms, dtype=object)
     values = np.asarray(values)
     types = shapely.get_type_id(geoms)
     collections = types == shapely.GeometryType.GEOMETRYCOLLECTION
     if collections.any():
-        # rasterio burns each member of a collection on its own, in order: so do its parts here.
-        parts = {i: shapely.get_parts(geoms[i]) for i in np.flatnonzero(collections).tolist()}
-        order = [(parts[i] if i in parts else [g], v) for i, (g, v) in enumerate(zip(geoms, values))]
+        members = {i: [m for m in shapely.get_parts(geoms[i]) if not m.is_empty]
+                   for i in np.flatnonzero(collections).tolist()}
+        order = [(members.get(i, [g]), v) for i, (g, v) in enumerate(zip(geoms, values))]
         geoms = np.asarray([g for gs, _ in order for g in gs], dtype=object)
         values = np.asarray([v for gs, v in order for _ in gs])
         types = shapely.get_type_id(geoms)
     values = values.tolist()
     per: list = [[g] for g in geoms]  # the mappings of each geometry, in the input's order
-    for kind, ids in _FAMILIES.items():
+    for kind, (ids, depth) in _KINDS.items():
         sel = np.flatnonzero(np.isin(types, ids))
         if not sel.size:
             continue
         _, coords, offsets = shapely.to_ragged_array(geoms[sel], include_z=False)
         xy = coords.tolist()
         offs = [o.tolist() for o in offsets]
-        if len(offs) < _DEPTH[kind]:  # single-part geometries only: one part each
+        if len(offs) < depth:  # single-part geometries only: one part each
             offs.append(list(range(sel.size + 1)))
         for k, i in enumerate(sel.tolist()):
             if kind == "MultiPoint":
