@@ -284,10 +284,16 @@ def case_floor(res: float) -> dict:
     n = sum(1 for m in MEASURES.values() if not m.derived)
     acc = np.zeros(g.shape, dtype=np.float32)
     raster = rng.random(g.shape, dtype=np.float32)
-    t = time.perf_counter()
-    for _ in range(n):
-        acc += np.float32(0.05) * raster
-    t_pass = time.perf_counter() - t
+    scaled = np.empty_like(raster)
+    # A weighted sum, each raster scaled into one reused buffer (no temporary array per raster,
+    # which takes half as long again here). Best of two.
+    t_pass = math.inf
+    for _ in range(2):
+        t = time.perf_counter()
+        for _ in range(n):
+            np.multiply(raster, np.float32(0.05), out=scaled)
+            acc += scaled
+        t_pass = min(t_pass, time.perf_counter() - t)
     return {"edt_s": t_edt, "edt_by": edt_by, "edt_times": times, "pass_s": t_pass, "rasters": n, "cells": g.size}
 
 
