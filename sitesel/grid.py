@@ -239,16 +239,16 @@ def geojson_like(geoms, values) -> tuple[list, list]:
         offs = [o.tolist() for o in offsets]
         if len(offs) < depth:  # single-part geometries only: one part each
             offs.append(list(range(sel.size + 1)))
+        parts = offs[-1]
         for k, i in enumerate(sel.tolist()):
-            if kind == "MultiPoint":
-                (parts,) = offs
+            if depth == 1:
                 per[i] = [{"type": kind, "coordinates": xy[parts[k]:parts[k + 1]]}]
-            elif kind == "MultiLineString":
-                lines, parts = offs
+            elif depth == 2:
+                lines = offs[0]
                 per[i] = [{"type": kind, "coordinates": [xy[lines[j]:lines[j + 1]]
                                                          for j in range(parts[k], parts[k + 1])]}]
             else:
-                rings, polys, parts = offs
+                rings, polys = offs[0], offs[1]
                 per[i] = [{"type": kind, "coordinates": [xy[rings[j]:rings[j + 1]]
                                                          for j in range(polys[p], polys[p + 1])]}
                           for p in range(parts[k], parts[k + 1])]
