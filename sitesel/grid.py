@@ -1,8 +1,10 @@
 """The analysis grid: an equal-area raster frame over a region, and rasterising onto it."""
 from __future__ import annotations
 
+import gc
 import hashlib
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -195,8 +197,28 @@ def burn(pixel_geoms, window: Window, values=None, all_touched: bool = False, dt
 def _rasterize(geoms, values, window: Window, all_touched: bool, dtype: str, fill: float) -> np.ndarray:
     if not len(geoms):
         return np.full(window.shape, fill, dtype=dtype)
-    return features.rasterize(list(zip(*geojson_like(geoms, values))), out_shape=window.shape,
-                              transform=window.pixel_transform, fill=fill, all_touched=all_touched, dtype=dtype)
+    with gc_paused():
+        return features.rasterize(list(zip(*geojson_like(geoms, values))), out_shape=window.shape,
+                                  transform=window.pixel_transform, fill=fill, all_touched=all_touched,
+                                  dtype=dtype)
+
+
+@contextmanager
+def gc_paused():
+    """Hold off Python's cyclic garbage collector for a block that builds many short-lived lists.
+
+    The coordinate lists handed to rasterio hold no cycles, but each allocation counts towards a
+    collection, and every full collection walks all live objects (the loaded layers' too): with
+    the collector on, listing PAD-US exclusions' coordinates over the lower 48 took 0.24 s
+    instead of 0.03 s. The collector is restored as it was, even on error.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 #: The kinds of geometry given to rasterio as coordinate slices: for each, the shapely types it

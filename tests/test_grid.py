@@ -94,3 +94,22 @@ def test_collections_and_mixed_kinds_keep_their_order_and_values():
         got = features.rasterize(list(zip(*geojson_like(geoms, values))), out_shape=win.shape,
                                  transform=win.pixel_transform, all_touched=all_touched, dtype="float64")
         assert np.array_equal(got, want) and set(np.unique(want)) >= {1.0, 2.0, 5.0, 6.0}
+
+
+def test_burning_leaves_the_garbage_collector_as_it_found_it():
+    """Burns pause the cyclic collector (it doubled the time of listing many coordinates) and
+    must hand it back in the same state, on success and on error alike."""
+    import gc
+
+    poly = shapely.box(1, 1, 5, 5)
+    was = gc.isenabled()
+    try:
+        for enabled in (True, False):
+            gc.enable() if enabled else gc.disable()
+            assert burn([poly], Window(0, 0, 8, 8)).sum() == 16
+            assert gc.isenabled() is enabled
+            with pytest.raises(Exception):
+                burn([poly], Window(0, 0, 8, 8), dtype="not-a-dtype")
+            assert gc.isenabled() is enabled
+    finally:
+        gc.enable() if was else gc.disable()
