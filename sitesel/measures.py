@@ -108,15 +108,29 @@ class Measure:
 
 # -- distances ------------------------------------------------------------------------------
 
-def capped_distance_km(mask: np.ndarray, res: float, cap_km: float) -> np.ndarray:
+def capped_distance_km(mask: np.ndarray, res: float, cap_km: float,
+                       at: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Distance (km) from each cell centre to the nearest True cell; ``inf`` beyond ``cap_km``.
 
     An exact Euclidean distance transform (OpenCV's ``DIST_MASK_PRECISE``, the Felzenszwalb-
     Huttenlocher algorithm; about 1.5x faster here than the ``edt`` package, with identical values).
+
+    Parameters
+    ----------
+    mask : ndarray of bool
+        The features' cells.
+    res : float
+        Cell size in metres.
+    cap_km : float
+        Distances beyond this are ``inf``.
+    at : (rows, cols), optional
+        Only the distances at these cells, in this order (the transform still covers ``mask``,
+        but only these cells are converted to km).
     """
     if not mask.any():
-        return np.full(mask.shape, np.inf, dtype=np.float32)
-    return _cells_to_km(_edt_cells(mask), res, cap_km)
+        return np.full(mask.shape if at is None else np.shape(at[0]), np.inf, dtype=np.float32)
+    d = _edt_cells(mask)
+    return _cells_to_km(d if at is None else d[at], res, cap_km)
 
 
 def _edt_cells(mask: np.ndarray) -> np.ndarray:

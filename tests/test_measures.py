@@ -80,6 +80,19 @@ def test_distances_beyond_the_cap_are_infinite():
     assert np.isinf(capped_distance_km(np.zeros((5, 5), bool), 100.0, 100.0)).all()
 
 
+def test_distances_at_chosen_cells_are_those_of_the_whole_transform():
+    rng = np.random.default_rng(5)
+    mask = np.zeros((120, 90), bool)
+    mask[rng.integers(0, 120, 15), rng.integers(0, 90, 15)] = True
+    whole = capped_distance_km(mask, 500.0, 12.0)
+    rows, cols = rng.integers(0, 120, 700), rng.integers(0, 90, 700)
+    at = capped_distance_km(mask, 500.0, 12.0, at=(rows, cols))
+    assert at.shape == (700,) and np.array_equal(at, whole[rows, cols])
+    assert np.isfinite(at).any() and np.isinf(at).any()
+    none = capped_distance_km(np.zeros_like(mask), 500.0, 12.0, at=(rows[:9], cols[:9]))
+    assert none.shape == (9,) and np.isinf(none).all()
+
+
 def test_bilinear_sampling_hits_pixel_centres_exactly(shared_data, national):
     import rasterio
 
