@@ -166,14 +166,19 @@ def _sitesel_question(study, eligible, excluded, lines, slope_tif):
                 strip[:, c0:c1] &= slope <= QUESTION["max_slope_pct"]  # NaN (no data) is not flat
 
     def near(t):
-        (pr, pc), core, pad = t.core_in_padded, t.core, t.padded
+        core, pad = t.core, t.padded
         rows, cols = np.nonzero(ok[core.row:core.row + core.height, core.col:core.col + core.width])
         if not rows.size:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        d = measures.capped_distance_km(near_line[pad.row:pad.row + pad.height, pad.col:pad.col + pad.width],
-                                        g.res, within + 2 * h, at=(rows + pr.start, cols + pc.start))
+        # Only the lines within reach of this tile's eligible cells matter: the cells' box grown
+        # by the halo, inside the padded tile.
+        rows, cols = rows + core.row, cols + core.col
+        r0, c0 = max(int(rows.min()) - halo, pad.row), max(int(cols.min()) - halo, pad.col)
+        r1 = min(int(rows.max()) + 1 + halo, pad.row + pad.height)
+        c1 = min(int(cols.max()) + 1 + halo, pad.col + pad.width)
+        d = measures.capped_distance_km(near_line[r0:r1, c0:c1], g.res, within + 2 * h, at=(rows - r0, cols - c0))
         keep = d <= within + h
-        return (rows[keep] + core.row).astype(np.int64) * g.width + cols[keep] + core.col, d[keep]
+        return rows[keep] * g.width + cols[keep], d[keep]
 
     threads = os.cpu_count() or 1
     measures.set_threads(1)  # one transform per thread
