@@ -133,8 +133,9 @@ def _sitesel_question(study, eligible, excluded, lines, slope_tif):
     Eligible and excluded land are burnt once over the grid (excluded burnt last, so it wins),
     and so are the lines. The slope is read only where eligible land is left, and the distance
     transform runs tile by tile, only where eligible flat land is left: a tile's transform needs
-    only the 15 km around it. The tiles go to one thread per core (OpenCV's transform works
-    outside the GIL); atlite's ``shape_availability`` computes one shape in one thread.
+    only the 15 km around it. The tiles, and then the exact checks of the cells near the 15 km
+    threshold, go to one thread per core (OpenCV and GEOS work outside the GIL); atlite's
+    ``shape_availability`` computes one shape in one thread.
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -180,25 +181,29 @@ def _sitesel_question(study, eligible, excluded, lines, slope_tif):
         keep = d <= within + h
         return rows[keep] * g.width + cols[keep], d[keep]
 
+    tree = shapely.STRtree(lines.values)
+
+    def far(part):
+        """How many of these cells have no line within 15 km, measured exactly from their centres."""
+        x, y = g.cell_centers(*np.divmod(part, g.width))
+        # "Is any line within 15 km" stops at the first line that is: cheaper than the nearest.
+        hits = tree.query(shapely.points(x, y), predicate="dwithin", distance=within * 1000)
+        return part.size - np.unique(hits[0]).size
+
     threads = os.cpu_count() or 1
     measures.set_threads(1)  # one transform per thread
     try:
         with ThreadPoolExecutor(threads) as pool:
             found = list(pool.map(near, tiles(g, 512, halo)))
+            cells = np.concatenate([f[0] for f in found])
+            d = np.concatenate([f[1] for f in found])
+            # A raster distance is within half a cell diagonal of the exact one: cells in that
+            # band around the threshold are settled with exact vector distances (GEOS works
+            # outside the GIL too).
+            band = cells[d > within - h]
+            n = cells.size - sum(pool.map(far, np.array_split(band, threads))) if band.size else cells.size
     finally:
         measures.set_threads(threads)
-    cells = np.concatenate([f[0] for f in found])
-    d = np.concatenate([f[1] for f in found])
-    # A raster distance is within half a cell diagonal of the exact one: cells in that band
-    # around the threshold are settled with exact vector distances from their centres.
-    band = np.flatnonzero(d > within - h)
-    n = cells.size
-    if band.size:
-        rows, cols = np.divmod(cells[band], g.width)
-        x, y = g.cell_centers(rows, cols)
-        # "Is any line within 15 km" stops at the first line that is: cheaper than the nearest.
-        hits = shapely.STRtree(lines.values).query(shapely.points(x, y), predicate="dwithin", distance=within * 1000)
-        n -= band.size - np.unique(hits[0]).size
     return n * g.res * g.res / 1e6
 
 
