@@ -238,6 +238,8 @@ def geojson_like(geoms, values) -> tuple[list, list]:
     each kind of geometry come out as one array (:func:`shapely.to_ragged_array`) and each ring or
     line is one slice of it: the same coordinates. A polygon comes out as one mapping per part and
     a collection as its members, each with the geometry's value, as rasterio burns them.
+    Consecutive lines (or points) of one value come out as one multi-part mapping, which GDAL
+    burns part by part into the same cells (with rasterio's default replacing merge).
     """
     geoms = np.asarray(geoms, dtype=object)
     values = np.asarray(values)
@@ -276,9 +278,22 @@ def geojson_like(geoms, values) -> tuple[list, list]:
                           for p in range(parts[k], parts[k + 1])]
     out_geoms, out_values = [], []
     for maps, v in zip(per, values):
-        out_geoms += maps
-        out_values += [v] * len(maps)
+        for m in maps:
+            last = out_geoms[-1] if out_geoms else None
+            # A line or point joins the one before it when both are of the same kind and value:
+            # GDAL burns each part of a multi-line or multi-point on its own, so the cells are
+            # the same, and rasterio's per-shape work (in Python) is done once, not per feature.
+            if (isinstance(m, dict) and isinstance(last, dict) and m["type"] == last["type"] in _JOINABLE
+                    and out_values[-1] == v):
+                last["coordinates"] += m["coordinates"]
+            else:
+                out_geoms.append(m)
+                out_values.append(v)
     return out_geoms, out_values
+
+
+#: Kinds of mapping that :func:`geojson_like` joins when consecutive and of one value.
+_JOINABLE = ("MultiPoint", "MultiLineString")
 
 
 def crs_for_states(codes: list[str]) -> str:

@@ -64,14 +64,23 @@ def test_geometries_handed_to_gdal_as_coordinate_slices_burn_the_same_cells(nati
         px = to_pixel_space(st.layer(layer).geometry.values, g)
     px = px[~(shapely.is_missing(px) | shapely.is_empty(px))]
     assert len(px) > 50
-    values = np.arange(1, len(px) + 1, dtype="float64")  # later ones win where shapes overlap
     win = Window(0, 0, g.height, g.width)
-    for all_touched in (False, True):
-        want = features.rasterize(list(zip(px, values)), out_shape=win.shape, transform=win.pixel_transform,
-                                  all_touched=all_touched, dtype="float64")
-        got = features.rasterize(list(zip(*geojson_like(px, values))), out_shape=win.shape,
-                                 transform=win.pixel_transform, all_touched=all_touched, dtype="float64")
-        assert np.array_equal(got, want) and (want > 0).sum() > 100
+    # Distinct values (later ones win where shapes overlap), runs of one value (consecutive lines
+    # and points of one value are joined into one multi-part mapping), and one value (a mask).
+    n = len(px)
+    for values in (np.arange(1, n + 1, dtype="float64"), np.arange(n) // 40 + 1.0, np.ones(n)):
+        for all_touched in (False, True):
+            want = features.rasterize(list(zip(px, values)), out_shape=win.shape, transform=win.pixel_transform,
+                                      all_touched=all_touched, dtype="float64")
+            mappings, vals = geojson_like(px, values)
+            got = features.rasterize(list(zip(mappings, vals)), out_shape=win.shape,
+                                     transform=win.pixel_transform, all_touched=all_touched, dtype="float64")
+            assert np.array_equal(got, want) and (want > 0).sum() > 100
+            if layer in ("transmission_lines", "substations", "rivers") and len(set(values)) < n:
+                assert len(mappings) < n  # joined
+    assert np.array_equal(burn(px, win, all_touched=True).view(bool),
+                          features.rasterize([(p, 1) for p in px], out_shape=win.shape, transform=win.pixel_transform,
+                                             all_touched=True, dtype="uint8").view(bool))
 
 
 def test_collections_and_mixed_kinds_keep_their_order_and_values():
