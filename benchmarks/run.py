@@ -2,7 +2,7 @@
 
 Run from the repository root (one command, one table):
 
-    python benchmarks/run.py              # everything (about 15-25 minutes on 2 cores)
+    python benchmarks/run.py              # everything (about 10-15 minutes on 2 cores)
     python benchmarks/run.py --only 500   # the 500 m rows only (issue 2's targets)
 
 Every row runs in a fresh process with its own empty cache (``cold``) unless it says ``warm``;
