@@ -197,5 +197,6 @@ def test_suitability_is_a_cog_with_nodata(runs):
     with rasterio.open(runs["semiconductor_fab"] / "suitability.tif") as ds:
         assert ds.crs.to_epsg() == 5070 and ds.res == (RES, RES)
         assert math.isnan(ds.nodata) and ds.is_tiled and ds.overviews(1)
+        assert ds.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG" and ds.block_shapes[0] == (256, 256)
         data = ds.read(1, masked=True)
         assert 0 <= data.min() and data.max() <= 100
