@@ -211,7 +211,7 @@ def write_surface(result, study, folder: Path) -> None:
                    sparse_ok=True, num_threads=1)
     # Fast deflate without a predictor and no empty tiles: most of a national surface is NaN, and
     # 256-cell blocks leave out more of it than 512-cell ones (the fab's lower-48 surface: 1.5 s
-    # -> 1.3 s at 500 m, 4.8-5.4 s -> 4.1 s at 250 m).
+    # -> 1.3 s at 500 m; 4.8-5.4 s -> 4.1 s with each cell split in four, as at 250 m).
     # One thread: GDAL's threads were slower on these mostly empty tiles (4.6 s vs 3.7 s for the
     # lower 48 at 250 m) and the other core is drawing the picture or another park.
     # Written under another name and renamed when complete: a picture being drawn meanwhile in
