@@ -171,15 +171,11 @@ def _sitesel_question(study, eligible, excluded, lines, slope_tif):
         rows, cols = np.nonzero(ok[core.row:core.row + core.height, core.col:core.col + core.width])
         if not rows.size:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        # Only the lines within reach of this tile's eligible cells matter: the cells' box grown
-        # by the halo, inside the padded tile.
-        rows, cols = rows + core.row, cols + core.col
-        r0, c0 = max(int(rows.min()) - halo, pad.row), max(int(cols.min()) - halo, pad.col)
-        r1 = min(int(rows.max()) + 1 + halo, pad.row + pad.height)
-        c1 = min(int(cols.max()) + 1 + halo, pad.col + pad.width)
-        d = measures.capped_distance_km(near_line[r0:r1, c0:c1], g.res, within + 2 * h, at=(rows - r0, cols - c0))
+        # The transform runs only where lines within reach of these cells lie (as in the engine).
+        d = measures.capped_distance_at(near_line[pad.row:pad.row + pad.height, pad.col:pad.col + pad.width],
+                                        rows + core.row - pad.row, cols + core.col - pad.col, g.res, within + 2 * h)
         keep = d <= within + h
-        return rows[keep] * g.width + cols[keep], d[keep]
+        return (rows[keep] + core.row) * g.width + cols[keep] + core.col, d[keep]
 
     tree = shapely.STRtree(lines.values)
 

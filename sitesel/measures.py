@@ -168,39 +168,47 @@ def _span(any_along: np.ndarray) -> tuple[int, int]:
 
 
 def _distance(m: Measure, inputs, tile: Tile, cells: np.ndarray) -> np.ndarray:
-    """Capped distances at ``cells`` of the tile's core.
-
-    The transform runs only over the part of the padded tile that can matter: the candidate
-    cells within the cap of the features' box, and the features within the cap of those cells
-    (the nearest feature of a cell within the cap lies inside that window, so the values are
-    those of the whole tile). Features confined to one region (765 kV lines), a small region of
-    candidates, or the empty margin around a region then cost a fraction of the grid.
-    """
+    """Capped distances at ``cells`` of the tile's core (see :func:`capped_distance_at`)."""
     grid, cap = inputs.spec.grid, inputs.spec.cap_km
-    out = np.full(cells.size, np.inf, dtype=np.float32)
     mask = _features_mask(inputs, m.params["features"], tile.padded)
     if not cells.size:
-        return out
-    reach = math.ceil(cap * 1000.0 / grid.res) + 1
-    fr0, fr1 = _span(mask.any(axis=1))
-    if fr0 == fr1:
-        return out
-    fc0, fc1 = _span(mask.any(axis=0))
+        return np.full(0, np.inf, dtype=np.float32)
     rs, cs = tile.core_in_padded
     # int32 division is twice as fast, and core windows are far below 2**31 cells.
     small = tile.core.height * tile.core.width < 2**31
     rows, cols = np.divmod(cells.astype(np.int32) if small else cells, tile.core.width)
     rows += rs.start
     cols += cs.start
+    return capped_distance_at(mask, rows, cols, grid.res, cap)
+
+
+def capped_distance_at(mask: np.ndarray, rows: np.ndarray, cols: np.ndarray, res: float,
+                       cap_km: float) -> np.ndarray:
+    """Distances (km) from cells ``(rows, cols)`` to the nearest True cell of ``mask``; ``inf``
+    beyond ``cap_km``: the values of :func:`capped_distance_km` over the whole mask.
+
+    The transform runs only over the part of ``mask`` that can matter: the cells within the cap
+    of the features' box, and the features within the cap of those cells (the nearest feature of
+    a cell within the cap lies inside that window). Features confined to one region (765 kV
+    lines), a few cells, or the empty margin around a region then cost a fraction of the mask.
+    """
+    out = np.full(np.shape(rows), np.inf, dtype=np.float32)
+    if not out.size:
+        return out
+    reach = math.ceil(cap_km * 1000.0 / res) + 1
+    fr0, fr1 = _span(mask.any(axis=1))
+    if fr0 == fr1:
+        return out
+    fc0, fc1 = _span(mask.any(axis=0))
     r0, r1 = max(int(rows.min()), fr0 - reach), min(int(rows.max()) + 1, fr1 + reach)
     c0, c1 = max(int(cols.min()), fc0 - reach), min(int(cols.max()) + 1, fc1 + reach)
     if r0 >= r1 or c0 >= c1:
         return out
     R0, R1 = min(r0, max(fr0, r0 - reach)), max(r1, min(fr1, r1 + reach))
     C0, C1 = min(c0, max(fc0, c0 - reach)), max(c1, min(fc1, c1 + reach))
-    d = _edt_cells(np.ascontiguousarray(mask[R0:R1, C0:C1]))
     inside = (rows >= r0) & (rows < r1) & (cols >= c0) & (cols < c1)
-    out[inside] = _cells_to_km(d[rows[inside] - R0, cols[inside] - C0], grid.res, cap)
+    out[inside] = capped_distance_km(np.ascontiguousarray(mask[R0:R1, C0:C1]), res, cap_km,
+                                     at=(rows[inside] - R0, cols[inside] - C0))
     return out
 
 
