@@ -4,7 +4,7 @@ A measure is computed for one :class:`~sitesel.grid.Tile` at a time and read off
 candidate cells in the tile's core. Each kind of measure says how much overlap (``halo``) a tile
 needs for its core to come out exactly as in an untiled computation:
 
-* ``distance``: an exact Euclidean distance transform (OpenCV's precise mode) from rasterised
+* ``distance``: an exact Euclidean distance transform (:mod:`sitesel.distance`) from rasterised
   features, capped at the study's ``cap_km`` (farther is ``inf``); a halo of the cap suffices.
 * ``disc``: a sum over a disc (people within 80 km, MW within 50 km). Values are scaled to whole
   numbers so that every sum is exact and independent of tiling. People, spread over every cell,
@@ -25,7 +25,6 @@ import os
 import warnings
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 import rasterio
 import scipy.fft
@@ -33,6 +32,8 @@ import shapely
 from affine import Affine
 from rasterio.warp import Resampling, reproject
 
+from . import discs, distance
+from .discs import disc_kernel, disc_sum, disc_sum_at, point_disc_sum  # noqa: F401 (public here too)
 from .grid import Tile, Window, burn
 from .layers import raster_info
 
@@ -42,16 +43,18 @@ KV_CLASSES = (115, 230, 345, 500, 765)
 KV_REACH_KM = 15.0
 #: Disc sums are computed on whole numbers of this fraction of a unit (exact in float64 FFTs).
 DISC_QUANTUM = 1e-3
+#: Relative costs that choose how a tile's disc sums are taken: a step of :func:`disc_sum_at`
+#: (one row of one cell's disc) against a cell of the FFT convolution (both transforms), as
+#: measured on the lower 48 at 500 m (about 6 ns and 74 ns here).
+DIRECT_STEP_COST, FFT_CELL_COST = 6.4, 74.0
 #: Threads each distance transform may use (worker processes set 1: they already fill the cores).
 EDT_THREADS = os.cpu_count() or 1
-#: Threads each FFT may use (likewise).
-FFT_WORKERS = os.cpu_count() or 1
 
 
 def set_threads(n: int) -> None:
     """Threads that one distance transform or FFT may use in this process."""
-    global EDT_THREADS, FFT_WORKERS
-    EDT_THREADS = FFT_WORKERS = max(1, int(n))
+    global EDT_THREADS
+    EDT_THREADS = discs.FFT_WORKERS = max(1, int(n))
 
 
 @dataclass(frozen=True)
@@ -112,8 +115,8 @@ def capped_distance_km(mask: np.ndarray, res: float, cap_km: float,
                        at: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Distance (km) from each cell centre to the nearest True cell; ``inf`` beyond ``cap_km``.
 
-    An exact Euclidean distance transform (OpenCV's ``DIST_MASK_PRECISE``, the Felzenszwalb-
-    Huttenlocher algorithm; about 1.5x faster here than the ``edt`` package, with identical values).
+    An exact Euclidean distance transform (:mod:`sitesel.distance`), capped: exact squared
+    distances in whole cells, so the values do not depend on how the work is split.
 
     Parameters
     ----------
@@ -124,29 +127,21 @@ def capped_distance_km(mask: np.ndarray, res: float, cap_km: float,
     cap_km : float
         Distances beyond this are ``inf``.
     at : (rows, cols), optional
-        Only the distances at these cells, in this order (the transform still covers ``mask``,
-        but only these cells are converted to km).
+        Only the distances at these cells, in this order (only their rows are transformed).
     """
+    cap_cells = cap_km * 1000.0 / res
     if not mask.any():
         return np.full(mask.shape if at is None else np.shape(at[0]), np.inf, dtype=np.float32)
-    d = _edt_cells(mask)
-    return _cells_to_km(d if at is None else d[at], res, cap_km)
+    if at is None:
+        d2 = distance.squared_distances(mask, cap_cells, threads=EDT_THREADS)
+    else:
+        d2 = distance.squared_distances_at(mask, at[0], at[1], cap_cells, threads=EDT_THREADS)
+    return _cells_to_km(d2, res, cap_km)
 
 
-def _edt_cells(mask: np.ndarray) -> np.ndarray:
-    """Exact distance, in cells, from each cell centre to the nearest True cell (float32)."""
-    cv2.setNumThreads(EDT_THREADS)
-    return cv2.distanceTransform((~mask).view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-
-
-def _cells_to_km(d: np.ndarray, res: float, cap_km: float) -> np.ndarray:
-    """Distances in cells (from :func:`_edt_cells`) to km, in place; ``inf`` beyond ``cap_km``."""
-    # The exact squared distance is a whole number of cells; OpenCV's float square root can
-    # differ in the last bit with its thread count, so take it again from the whole number:
-    # the same value however the work was split.
-    np.multiply(d, d, out=d)
-    np.rint(d, out=d)
-    np.sqrt(d, out=d)
+def _cells_to_km(d2: np.ndarray, res: float, cap_km: float) -> np.ndarray:
+    """Squared distances in cells (whole numbers, float32) to km, in place; ``inf`` beyond ``cap_km``."""
+    d = np.sqrt(d2, out=d2)
     far = d > np.float32(cap_km * 1000.0 / res)
     d *= np.float32(res / 1000.0)
     d[far] = np.inf
@@ -212,101 +207,6 @@ def capped_distance_at(mask: np.ndarray, rows: np.ndarray, cols: np.ndarray, res
     return out
 
 
-# -- disc sums -------------------------------------------------------------------------------
-
-def disc_kernel(radius_cells: float) -> np.ndarray:
-    """Cells whose centres lie within ``radius_cells`` of the centre cell."""
-    r = int(math.floor(radius_cells))
-    yy, xx = np.mgrid[-r:r + 1, -r:r + 1]
-    return ((yy * yy + xx * xx) <= radius_cells * radius_cells).astype(np.float64)
-
-
-_KERNEL_FFT: dict = {}
-
-
-def _kernel_fft(radius_cells: float, shape: tuple[int, int]) -> np.ndarray:
-    key = (radius_cells, shape)
-    if key not in _KERNEL_FFT:
-        if len(_KERNEL_FFT) > 4:
-            _KERNEL_FFT.clear()
-        k = disc_kernel(radius_cells)
-        r = k.shape[0] // 2
-        full = np.zeros(shape, dtype=np.float64)
-        full[: k.shape[0], : k.shape[1]] = k
-        # Centre the disc on cell (0, 0) of the circular array.
-        full = np.roll(full, (-r, -r), axis=(0, 1))
-        _KERNEL_FFT[key] = scipy.fft.rfft2(full, workers=FFT_WORKERS)
-    return _KERNEL_FFT[key]
-
-
-def disc_sum(values: np.ndarray, radius_cells: float, fft_shape: tuple[int, int] | None = None) -> np.ndarray:
-    """Sum of whole-number ``values`` within a disc around each cell, exactly (float64).
-
-    The convolution is circular over ``fft_shape`` (at least the array's shape), which is exact
-    for every cell at least ``radius_cells`` from the array's far edges, and for all cells when
-    ``fft_shape`` exceeds the shape by the radius.
-    """
-    h, w = values.shape
-    if fft_shape is None:
-        r = int(math.ceil(radius_cells))
-        fft_shape = (scipy.fft.next_fast_len(h + r, real=True), scipy.fft.next_fast_len(w + r, real=True))
-    # No copy when the values come already padded to the transform's shape, as float64.
-    spec = scipy.fft.rfft2(np.asarray(values, dtype=np.float64), s=fft_shape, workers=FFT_WORKERS)
-    spec *= _kernel_fft(radius_cells, fft_shape)
-    out = scipy.fft.irfft2(spec, s=fft_shape, workers=FFT_WORKERS)[:h, :w]
-    # The inputs are whole numbers, so rounding removes the FFT's round-off exactly.
-    np.rint(out, out=out)
-    np.maximum(out, 0.0, out=out)
-    return out
-
-
-def disc_half_widths(radius_cells: float) -> np.ndarray:
-    """Half-width (cells) of each row of :func:`disc_kernel`, from row ``-r`` to ``r``."""
-    r = math.floor(radius_cells)
-    dy = np.arange(-r, r + 1, dtype=np.int64)
-    r2 = radius_cells * radius_cells
-    half = np.floor(np.sqrt(np.maximum(r2 - dy * dy, 0.0))).astype(np.int64)
-    # The same test as the kernel's, in case the square root rounded across a whole number.
-    half += (half + 1) ** 2 + dy * dy <= r2
-    half -= half * half + dy * dy > r2
-    return half
-
-
-def point_disc_sum(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, shape: tuple[int, int],
-                   radius_cells: float) -> np.ndarray:
-    """Sum of point ``values`` within a disc around each cell of an array of ``shape``.
-
-    The same sums as :func:`disc_sum` of the points burnt into cells, for whole-number
-    ``values`` (exact while totals stay below 2**53). Points may lie outside the array.
-
-    Parameters
-    ----------
-    rows, cols : numpy.ndarray
-        Cell of each point, relative to the array's first cell.
-    values : numpy.ndarray
-        Whole numbers.
-    shape : tuple of int
-        ``(height, width)`` of the result.
-    radius_cells : float
-        Radius of the disc; a cell counts when its centre is within it (see :func:`disc_kernel`).
-    """
-    h, w = shape
-    half = disc_half_widths(radius_cells)
-    r = len(half) // 2
-    dy = np.arange(-r, r + 1, dtype=np.int64)
-    rows, cols = np.asarray(rows, np.int64), np.asarray(cols, np.int64)
-    y = rows[:, None] + dy[None, :]
-    x0 = np.maximum(cols[:, None] - half[None, :], 0)
-    x1 = np.minimum(cols[:, None] + half[None, :] + 1, w)
-    ok = (y >= 0) & (y < h) & (x0 < x1)
-    v = np.broadcast_to(np.asarray(values, np.float64)[:, None], y.shape)[ok]
-    y = y[ok] * (w + 1)
-    # Each row of each disc adds the value from x0 and takes it off again at x1.
-    diff = np.bincount(np.concatenate([y + x0[ok], y + x1[ok]]), weights=np.concatenate([v, -v]),
-                       minlength=h * (w + 1)).reshape(h, w + 1)
-    return np.cumsum(diff, axis=1, out=diff)[:, :w]
-
-
 def _disc(m: Measure, inputs, tile: Tile, cells: np.ndarray) -> np.ndarray:
     grid = inputs.spec.grid
     win = tile.padded
@@ -319,12 +219,17 @@ def _disc(m: Measure, inputs, tile: Tile, cells: np.ndarray) -> np.ndarray:
     r = int(math.ceil(radius))
     h, w = win.shape
     rs, cs = tile.core_in_padded
+    eh, ew = tile.extent or win.shape
+    if cells.size * (2 * math.floor(radius) + 1) * DIRECT_STEP_COST < eh * ew * FFT_CELL_COST:
+        rows, cols = np.divmod(cells, tile.core.width)
+        q = np.divide(_areal_people(inputs, win), DISC_QUANTUM)
+        s = disc_sum_at(np.rint(q, out=q), radius, rows + rs.start, cols + cs.start)
+        return (s * DISC_QUANTUM).astype(np.float32)
     # A circular convolution wraps around the transform's edges: it is exact on the core when all
     # that wraps into a core cell's disc is zero padding, so the transform must outrun the padded
     # tile by as much as a disc reaches past its edges (nothing for inner tiles, whose halo holds
     # the whole disc). Sized from the tiling's largest padded tile, one kernel FFT serves all.
     need = (h + max(0, r - rs.start, r - (h - rs.stop)), w + max(0, r - cs.start, r - (w - cs.stop)))
-    eh, ew = tile.extent or win.shape
     shape = (scipy.fft.next_fast_len(max(eh, need[0]), real=True),
              scipy.fft.next_fast_len(max(ew, need[1]), real=True))
     # Whole numbers of the quantum, written straight into the transform's zero-padded input.
