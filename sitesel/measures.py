@@ -34,6 +34,7 @@ from rasterio.warp import Resampling, reproject
 
 from . import discs, distance
 from .discs import disc_kernel, disc_sum, disc_sum_at, point_disc_sum  # noqa: F401 (public here too)
+from .sampling import sample_raster  # noqa: F401 (public here too)
 from .grid import Tile, Window, burn
 from .layers import raster_info
 
@@ -328,58 +329,6 @@ def warp_to_window(spec, grid, window: Window, resampling=Resampling.bilinear, t
                       resampling=resampling, num_threads=1, tolerance=0)
     if spec.scale != 1.0:
         out *= np.float32(spec.scale)
-    return out
-
-
-def sample_raster(spec, crs, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Bilinear samples of a raster layer at points ``x, y`` (in ``crs``); NaN where no data.
-
-    Points are projected exactly and interpolated from the four surrounding source pixels
-    (weights renormalised over those with data), so a point's value never depends on which
-    other points are sampled with it.
-    """
-    from pyproj import Transformer
-
-    out = np.full(np.shape(x), np.nan, dtype=np.float32)
-    if not np.size(x):
-        return out
-    info = raster_info(spec)
-    sx, sy = Transformer.from_crs(crs, info["crs"], always_xy=True).transform(x, y)
-    with rasterio.open(spec.sources[0].path) as ds:
-        inv = ~ds.transform
-        sx, sy = np.asarray(sx, dtype=np.float64), np.asarray(sy, dtype=np.float64)
-        # Relative to pixel centres.
-        col = inv.a * sx + inv.b * sy + inv.c - 0.5
-        row = inv.d * sx + inv.e * sy + inv.f - 0.5
-        ok = np.isfinite(col) & np.isfinite(row)
-        if not ok.any():
-            return out
-        c0 = int(max(np.floor(col[ok].min()), 0))
-        r0 = int(max(np.floor(row[ok].min()), 0))
-        c1 = int(min(np.floor(col[ok].max()) + 2, ds.width))
-        r1 = int(min(np.floor(row[ok].max()) + 2, ds.height))
-        if c1 <= c0 or r1 <= r0:
-            return out
-        data = ds.read(spec.band, window=rasterio.windows.Window(c0, r0, c1 - c0, r1 - r0)).astype(np.float64)
-        nodata = spec.nodata if spec.nodata is not None else ds.nodata
-    if nodata is not None:
-        data[data == nodata] = np.nan
-    h, w = data.shape
-    fx, fy = col - c0, row - r0
-    x0, y0 = np.floor(fx).astype(np.int64), np.floor(fy).astype(np.int64)
-    wx, wy = fx - x0, fy - y0
-    acc = np.zeros(np.shape(x), dtype=np.float64)
-    wsum = np.zeros(np.shape(x), dtype=np.float64)
-    for dy, dx, wt in ((0, 0, (1 - wy) * (1 - wx)), (0, 1, (1 - wy) * wx), (1, 0, wy * (1 - wx)), (1, 1, wy * wx)):
-        yy, xx = y0 + dy, x0 + dx
-        inside = ok & (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
-        v = np.full(np.shape(x), np.nan)
-        v[inside] = data[yy[inside], xx[inside]]
-        good = np.isfinite(v) & (wt > 0)
-        acc[good] += v[good] * wt[good]
-        wsum[good] += wt[good]
-    has = wsum > 0
-    out[has] = (acc[has] / wsum[has] * spec.scale).astype(np.float32)
     return out
 
 
