@@ -116,8 +116,9 @@ def point_disc_sum(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, shape
 
 @numba.njit(nogil=True, cache=True)
 def _sums_at(prefix, half, rows, cols, out):  # pragma: no cover - compiled
-    # Cells come sorted by row; each row of a disc is read once for all the cells of a grid row,
-    # left to right, so the look-ups stream through memory.
+    # Cells come sorted by row. Within a grid row, cells in consecutive columns form runs: for
+    # each row of the disc, a run's look-ups are two contiguous stretches of that row's running
+    # sum, read once, in a loop the compiler vectorises.
     h = prefix.shape[0]
     w = prefix.shape[1] - 1
     r = half.shape[0] // 2
@@ -129,12 +130,27 @@ def _sums_at(prefix, half, rows, cols, out):  # pragma: no cover - compiled
         while j < n and rows[j] == y:
             out[j] = 0.0
             j += 1
-        for k in range(max(0, r - y), min(2 * r + 1, h - y + r)):
-            row = prefix[y - r + k]
-            hk = half[k]
-            for t in range(i, j):
-                x = cols[t]
-                out[t] += row[min(x + hk + 1, w)] - row[max(x - hk, 0)]
+        a = i
+        while a < j:
+            b = a + 1
+            while b < j and cols[b] == cols[b - 1] + 1:
+                b += 1
+            m = b - a
+            x0 = cols[a]
+            for k in range(max(0, r - y), min(2 * r + 1, h - y + r)):
+                row = prefix[y - r + k]
+                lo = x0 - half[k]
+                hi = x0 + half[k] + 1
+                # Look-ups inside the row need no clamping: t in [t0, t1).
+                t0 = min(max(0, -lo), m)
+                t1 = max(min(m, w - hi + 1), t0)
+                for t in range(t0):
+                    out[a + t] += row[min(hi + t, w)] - row[max(lo + t, 0)]
+                for t in range(t0, t1):
+                    out[a + t] += row[hi + t] - row[lo + t]
+                for t in range(t1, m):
+                    out[a + t] += row[min(hi + t, w)] - row[max(lo + t, 0)]
+            a = b
         i = j
 
 

@@ -203,8 +203,7 @@ def write_surface(result, study, folder: Path) -> None:
     grid = study.grid
     win = region_window(study)
     r0, c0 = win.row_off, win.col_off
-    data = result.score_window(r0, c0, win.height, win.width)
-    data *= np.float32(100)  # in place: a national surface at 250 m is ~1 GB
+    data = result.score_window(r0, c0, win.height, win.width, scale=100.0)
     profile = dict(driver="COG", width=data.shape[1], height=data.shape[0], count=1, dtype="float32",
                    crs=grid.crs, transform=rasterio.windows.transform(win, grid.transform), nodata=np.nan,
                    compress="DEFLATE", level=1, blocksize=256, overviews="AUTO", overview_resampling="average",

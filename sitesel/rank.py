@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import geopandas as gpd
+import numba
 import numpy as np
 import pandas as pd
 import shapely
@@ -47,13 +48,22 @@ class Result:
             self._score = out
         return self._score
 
-    def score_window(self, row: int, col: int, height: int, width: int) -> np.ndarray:
-        """Cell scores 0-1 over a window of the grid, NaN where infeasible."""
+    def score_window(self, row: int, col: int, height: int, width: int, scale: float = 1.0) -> np.ndarray:
+        """Cell scores 0-1 (times ``scale``) over a window of the grid, NaN where infeasible."""
         out = np.full((height, width), np.nan, dtype=np.float32)
-        r, c = np.divmod(self.cells, self.grid.width)
-        sel = (r >= row) & (r < row + height) & (c >= col) & (c < col + width)
-        out[r[sel] - row, c[sel] - col] = self.cell_score[sel]
+        _scatter(self.cells, self.cell_score, self.grid.width, row, col, np.float32(scale), out)
         return out
+
+
+@numba.njit(nogil=True, cache=True)
+def _scatter(cells, values, grid_width, row, col, scale, out):  # pragma: no cover - compiled
+    # One pass over the cells, no index arrays: a national surface at 250 m has ~26 M of them.
+    height, width = out.shape
+    for i in range(cells.shape[0]):
+        r = cells[i] // grid_width - row
+        c = cells[i] % grid_width - col
+        if 0 <= r < height and 0 <= c < width:
+            out[r, c] = values[i] * scale
 
 
 def required_layers(profile: Profile, land: str) -> dict[str, list[str]]:

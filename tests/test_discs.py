@@ -20,6 +20,12 @@ def test_sums_at_chosen_cells_are_the_convolutions(r):
     order = np.lexsort((cols, rows))
     assert np.array_equal(disc_sum_at(a, r, rows[order], cols[order]), want[rows[order], cols[order]])
     assert disc_sum_at(a, r, np.zeros(0, int), np.zeros(0, int)).shape == (0,)
+    # Every cell: each grid row one run of consecutive columns, from edge to edge.
+    rows, cols = np.divmod(np.arange(a.size), a.shape[1])
+    assert np.array_equal(disc_sum_at(a, r, rows, cols), want.ravel())
+    # Runs of many lengths, touching the edges or not.
+    keep = (np.arange(a.size) * 7919 % 13) < 9
+    assert np.array_equal(disc_sum_at(a, r, rows[keep], cols[keep]), want.ravel()[keep])
 
 
 def test_population_measure_is_the_same_whichever_way_it_is_summed(national, monkeypatch):
