@@ -26,6 +26,7 @@ from rasterio.windows import Window
 from . import __version__
 from .cache import sha256_file
 from .defaults import DEFAULT_EXPORTS
+from .cog import write_cog
 from .errors import OutputError
 
 #: Decimal places kept for floating-point attributes (stable, byte-identical reruns).
@@ -204,22 +205,12 @@ def write_surface(result, study, folder: Path) -> None:
     win = region_window(study)
     r0, c0 = win.row_off, win.col_off
     data = result.score_window(r0, c0, win.height, win.width, scale=100.0)
-    profile = dict(driver="COG", width=data.shape[1], height=data.shape[0], count=1, dtype="float32",
-                   crs=grid.crs, transform=rasterio.windows.transform(win, grid.transform), nodata=np.nan,
-                   compress="DEFLATE", level=1, blocksize=256, overviews="AUTO", overview_resampling="average",
-                   sparse_ok=True, num_threads=1)
-    # Fast deflate without a predictor and no empty tiles: most of a national surface is NaN, and
-    # 256-cell blocks leave out more of it than 512-cell ones (the fab's lower-48 surface: 1.5 s
-    # -> 1.3 s at 500 m; 4.8-5.4 s -> 4.1 s with each cell split in four, as at 250 m).
-    # One thread: GDAL's threads were slower on these mostly empty tiles (4.6 s vs 3.7 s for the
-    # lower 48 at 250 m) and the other core is drawing the picture or another park.
     # Written under another name and renamed when complete: a picture being drawn meanwhile in
     # another process waits for the name to appear.
     part = folder / ".suitability.tif.part"
     try:
-        with rasterio.open(part, "w", **profile) as dst:
-            dst.write(data, 1)
-            dst.update_tags(units="score 0-100", description="sitesel suitability (weighted sum); nodata = infeasible")
+        write_cog(part, data, grid.crs, rasterio.windows.transform(win, grid.transform),
+                  tags={"units": "score 0-100", "description": "sitesel suitability (weighted sum); nodata = infeasible"})
         os.replace(part, folder / "suitability.tif")
     except BaseException:
         (folder / SURFACE_FAILED).touch()  # the picture stops waiting for it
