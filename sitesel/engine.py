@@ -283,8 +283,10 @@ class ProcessExecutor:
         method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
         ctx = mp.get_context(method)
         if method == "forkserver":
-            # Imported once in the server; each worker forks from it with these already loaded.
-            ctx.set_forkserver_preload(["sitesel.engine", "sitesel.measures", "geopandas", "rasterio"])
+            # Imported once in the server; each worker forks from it with these already loaded
+            # (sitesel._preload: the compiled kernels too).
+            ctx.set_forkserver_preload(["sitesel.engine", "sitesel.measures", "geopandas", "rasterio",
+                                        "sitesel._preload"])
         self.workers = workers
         self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker)
 

@@ -133,7 +133,6 @@ def context_layers(study, agencies=None, land: str = "federal", margin_m: float 
         _CONTEXT.pop(next(iter(_CONTEXT)))
     wanted = set(names) if names is not None else {c.name for c in CONTEXTS}
     out: dict[str, gpd.GeoDataFrame] = {}
-    area = None
     for ctx in CONTEXTS:
         if ctx.name not in wanted or not all(study.manifest.has(s) for s in ctx.sources):
             continue
@@ -143,8 +142,11 @@ def context_layers(study, agencies=None, land: str = "federal", margin_m: float 
         if key not in cache:
             gdf = _prepare(ctx, study, agencies)
             if gdf is not None:
-                area = clip_area(study, margin_m) if area is None else area
-                gdf = _clip(gdf, area).reset_index(drop=True)
+                # The clip area (the region simplified and buffered: ~1.5 s for the lower 48) is
+                # the same for every park; federal land is clipped again for each set of agencies.
+                if ("area", margin_m) not in cache:
+                    cache[("area", margin_m)] = clip_area(study, margin_m)
+                gdf = _clip(gdf, cache[("area", margin_m)]).reset_index(drop=True)
             cache[key] = gdf
         if cache[key] is not None and len(cache[key]):
             out[ctx.name] = cache[key]
