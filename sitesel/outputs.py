@@ -139,22 +139,24 @@ def write_products(run, folder: Path, exports=DEFAULT_EXPORTS, offline: bool = F
 SURFACE_FAILED = ".suitability.tif.failed"
 
 
-def start_picture(run, folder: Path, pool, context: bool = True, surface_timeout: float = 0.0):
+def start_picture(run, folder: Path, pool, context: bool | dict = True, surface_timeout: float = 0.0):
     """Start drawing ``map.png`` in a worker process; returns its Future.
 
+    ``context`` is the run's clipped context layers (a dict from
+    :func:`sitesel.maplayers.context_layers`), or whether the worker should clip them itself.
     With ``surface_timeout`` the picture may start before ``suitability.tif`` is written: it is
     drawn last, once the file appears (written under another name and renamed when complete).
     """
     return pool.submit(_static_map_job, run, folder / "map.png", context, surface_timeout)
 
 
-def _static_map_job(run, path: Path, context: bool, surface_timeout: float = 0.0) -> tuple[Path, float]:
-    """``map.png`` in a worker process (its context layers from the layer cache)."""
+def _static_map_job(run, path: Path, context: bool | dict, surface_timeout: float = 0.0) -> tuple[Path, float]:
+    """``map.png`` in a worker process (its context layers as sent, or clipped from the layer cache)."""
     from .staticmap import write_static_map
 
     t = time.perf_counter()
-    return write_static_map(run, path, _run_context(run, context), surface_timeout=surface_timeout), \
-        time.perf_counter() - t
+    ctx = context if isinstance(context, dict) else _run_context(run, context)
+    return write_static_map(run, path, ctx, surface_timeout=surface_timeout), time.perf_counter() - t
 
 
 def _gpkg_job(run, path: Path, ctx: dict) -> tuple[Path, float]:
