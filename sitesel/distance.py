@@ -80,6 +80,23 @@ def _envelope(gr, reach, v, f, z):  # pragma: no cover - compiled
 
 
 @numba.njit(nogil=True, cache=True)
+def _read(gr, n, v, z, cols, i0, i1, out):  # pragma: no cover - compiled
+    # The envelope of n parabolas (from _envelope) at columns cols[i0:i1], ascending, into out.
+    if n == 0:
+        for t in range(i0, i1):
+            out[t] = np.inf
+        return
+    m = 0
+    for t in range(i0, i1):
+        c = cols[t]
+        while z[m + 1] < c:
+            m += 1
+        dc = c - v[m]
+        gv = np.int64(gr[v[m]])
+        out[t] = dc * dc + gv * gv
+
+
+@numba.njit(nogil=True, cache=True)
 def _rows_at(g, reach, rows, cols, i0, i1, out):  # pragma: no cover - compiled
     w = g.shape[1]
     v = np.empty(w, np.int64)
@@ -91,20 +108,8 @@ def _rows_at(g, reach, rows, cols, i0, i1, out):  # pragma: no cover - compiled
         j = i
         while j < i1 and rows[j] == r:
             j += 1
-        gr = g[r]
-        n = _envelope(gr, reach, v, f, z)
-        if n == 0:
-            for t in range(i, j):
-                out[t] = np.inf
-        else:
-            m = 0
-            for t in range(i, j):
-                c = cols[t]
-                while z[m + 1] < c:
-                    m += 1
-                dc = c - v[m]
-                gv = np.int64(gr[v[m]])
-                out[t] = dc * dc + gv * gv
+        n = _envelope(g[r], reach, v, f, z)
+        _read(g[r], n, v, z, cols, i, j, out)
         i = j
 
 
@@ -114,20 +119,10 @@ def _rows_all(g, reach, r0, r1, out):  # pragma: no cover - compiled
     v = np.empty(w, np.int64)
     f = np.empty(w, np.int64)
     z = np.empty(w + 1, np.float64)
+    every = np.arange(w)
     for r in range(r0, r1):
-        gr = g[r]
-        n = _envelope(gr, reach, v, f, z)
-        if n == 0:
-            for c in range(w):
-                out[r, c] = np.inf
-        else:
-            m = 0
-            for c in range(w):
-                while z[m + 1] < c:
-                    m += 1
-                dc = c - v[m]
-                gv = np.int64(gr[v[m]])
-                out[r, c] = dc * dc + gv * gv
+        n = _envelope(g[r], reach, v, f, z)
+        _read(g[r], n, v, z, every, 0, w, out[r])
 
 
 def _vertical(mask: np.ndarray, reach: int, threads: int) -> np.ndarray:
