@@ -55,7 +55,10 @@ class StudySpec:
     cache_dir: str | None = None
 
     def key(self) -> str:
-        text = f"{self.manifest.path}|{self.grid.key()}|{self.cap_km}|{self.use_cache}|{__version__}"
+        # The cache folder is part of a study's identity in a process: layers read for a study
+        # with another folder were written there, not here.
+        text = (f"{self.manifest.path}|{self.grid.key()}|{self.cap_km}|{self.use_cache}|{self.cache_dir}|"
+                f"{__version__}")
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def read_bbox(self) -> tuple[float, float, float, float]:
