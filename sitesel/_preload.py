@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import cog, discs, distance, rank, sampling
+from . import cog, discs, distance, measures, rank, sampling
 
 
 def _load_kernels() -> None:
@@ -16,6 +16,8 @@ def _load_kernels() -> None:
     distance.squared_distances_at(mask, rows.astype(np.int32), cols.astype(np.int32), 2.0)
     distance.squared_distances(mask, 2.0)
     discs.disc_sum_at(np.ones((3, 3)), 1.0, rows, cols)
+    measures._slope_at(np.ones((3, 3)), np.array([0]), 1, 0, 0, 1, 0, 0, np.empty(1, np.float32))
+    measures._gather(np.ones(2), np.zeros((2, 2), np.int16), np.empty((2, 2)))
     cog.overview_levels(np.ones((3, 3), np.float32), blocksize=1)
     out = np.empty((3, 3), np.float32)
     rank._scatter(np.array([0, 4]), np.ones(2, np.float32), 3, 0, 0, np.float32(1.0), out)

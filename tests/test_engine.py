@@ -95,6 +95,42 @@ def test_tiling_positions_match_tile_by_tile_search(untiled):
             assert np.array_equal(np.arange(cells.size)[pos], want)
 
 
+def test_tile_cells_of_any_tile_are_its_core_cells_in_order():
+    """Positions and in-core indices of a tile's cells, found row by row, are those of dividing
+    every cell: tiles at the edges, inside, one cell wide, and without cells."""
+    from sitesel.engine import tile_cells
+    from sitesel.grid import Grid, Tile, Window
+
+    grid = Grid(crs="EPSG:5070", res=500.0, xmin=0.0, ymax=0.0, width=1000, height=700)
+    cells = np.sort(np.random.default_rng(4).choice(grid.size, 60_000, replace=False))
+    cells = cells[(cells % grid.width < 300) | (cells % grid.width > 310)]  # a band with no cells
+    rows, cols = np.divmod(cells, grid.width)
+    for core in (Window(0, 0, 100, 100), Window(250, 333, 120, 97), Window(600, 900, 100, 100),
+                 Window(10, 5, 690, 1), Window(0, 300, 700, 11)):
+        pos, local = tile_cells(cells, grid, Tile(0, core, core))
+        inside = ((rows >= core.row) & (rows < core.row + core.height)
+                  & (cols >= core.col) & (cols < core.col + core.width))
+        assert np.array_equal(pos, np.flatnonzero(inside))
+        assert np.array_equal(local, (rows[inside] - core.row) * core.width + cols[inside] - core.col)
+    assert tile_cells(cells, grid, Tile(0, Window(0, 300, 700, 11), Window(0, 300, 700, 11)))[0].size == 0
+
+
+def test_large_results_come_back_from_workers_through_files(tmp_path):
+    """Values of a megabyte or more travel through a file that is gone once read; smaller ones
+    through the pipe; either way the caller gets the same tuple."""
+    from sitesel.engine import SPILL_BYTES, _spill_values, _unspill_values
+
+    big = np.arange(SPILL_BYTES // 4 + 3, dtype=np.float32)
+    small = np.arange(10, dtype=np.float32)
+    for values in (big, small):
+        sent = _spill_values(lambda v: ("m", 3, v, 0.5, 1.0), values, str(tmp_path))
+        assert isinstance(sent[2], np.ndarray) == (values is small)
+        got = _unspill_values(sent)
+        assert got[:2] == ("m", 3) and got[3:] == (0.5, 1.0)
+        assert np.array_equal(got[2], values) and got[2].dtype == np.float32
+    assert not list(tmp_path.iterdir())
+
+
 def test_tile_cells_of_whole_rows_match_the_general_search():
     """Tiles spanning whole rows (the whole grid, or strips) skip the per-cell division: the
     positions and in-core indices must be those of the general search."""

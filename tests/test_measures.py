@@ -211,3 +211,45 @@ def test_distance_transform_window_gives_the_values_of_the_whole_tile(national):
                 assert np.array_equal(got, whole), name
                 checked += np.isfinite(got).sum()
         assert checked > 100_000
+
+
+def test_slope_at_cells_is_the_bilinear_expression():
+    """The compiled interpolation of coarse slope gives the very values of the numpy expression."""
+    from sitesel.measures import _slope_at
+
+    rng = np.random.default_rng(5)
+    slope = rng.random((40, 50)) * 30
+    width, row0, col0, k, cr0, cc0 = 300, 17, 41, 8, 0, 3
+    cells = np.sort(rng.choice(250 * width, 5000, replace=False))
+    got = np.empty(cells.size, np.float32)
+    _slope_at(slope, cells, width, row0, col0, k, cr0, cc0, got)
+    rows, cols = np.divmod(cells, width)
+    fy = (row0 + rows + 0.5) / k - 0.5 - cr0
+    fx = (col0 + cols + 0.5) / k - 0.5 - cc0
+    y0, x0 = np.floor(fy).astype(np.int64), np.floor(fx).astype(np.int64)
+    wy, wx = fy - y0, fx - x0
+    want = (slope[y0, x0] * (1 - wy) * (1 - wx) + slope[y0, x0 + 1] * (1 - wy) * wx
+            + slope[y0 + 1, x0] * wy * (1 - wx) + slope[y0 + 1, x0 + 1] * wy * wx).astype(np.float32)
+    assert np.array_equal(got, want)
+
+
+def test_county_index_is_burnt_once_and_shared_through_the_cache(national, tmp_path, monkeypatch):
+    """The process that reads counties ahead burns the county numbers and saves them; another
+    process (here: the memo cleared) maps the file instead of burning, and gets the same raster."""
+    from sitesel import measures
+    from sitesel.inputs import inputs_for
+
+    monkeypatch.setenv("SITESEL_CACHE", str(tmp_path))
+    region = resolve_region(national, "AZ,NM", None)
+    with Study.open(national, region, 2000, use_cache=True, workers=1) as st:
+        inputs = inputs_for(st.spec)
+        measures._COUNTY_INDEX.clear()
+        measures.after_read(inputs, "counties")
+        burnt = np.array(measures._county_index(inputs))
+        saved = list((tmp_path / "rasters").glob("county-index-*.npy"))
+        assert len(saved) == 1 and burnt.shape == st.grid.shape and (burnt >= 0).mean() > 0.3
+        measures._COUNTY_INDEX.clear()
+        monkeypatch.setattr(measures, "burn", lambda *a, **k: pytest.fail("burnt again"))
+        again = measures._county_index(inputs)
+        assert isinstance(again, np.memmap) and np.array_equal(again, burnt)
+
