@@ -339,3 +339,28 @@ def rasterize_inside(geoms, grid: Grid) -> np.ndarray:
     inside = rasterize_mask(geoms, grid, all_touched=False)
     boundaries = shapely.boundary(np.asarray([g for g in geoms if g is not None], dtype=object))
     return inside & ~rasterize_mask(boundaries, grid, all_touched=True)
+
+
+def tile_cells(cells: np.ndarray, grid: Grid, tile: Tile) -> tuple[np.ndarray, np.ndarray]:
+    """Positions in ``cells`` (sorted flat grid indices) of the tile core's cells, and their
+    flat indices within the core window."""
+    core = tile.core
+    lo, hi = np.searchsorted(cells, [core.row * grid.width, (core.row + core.height) * grid.width])
+    sub = cells[lo:hi]
+    if core.col == 0 and core.width == grid.width:
+        # Whole rows (the whole grid, or strips): every cell in range, at a fixed offset. Per-cell
+        # division for the lower 48's 6 M cells cost half a second in every such task.
+        return np.arange(lo, hi), sub - core.row * grid.width
+    # One search per row of the core for where its cells begin and end: the work is in the
+    # tile's own cells, not in every cell of its rows (tiles side by side each divided all of
+    # them: 0.8 s a measure at 500 m with 70 tiles).
+    starts_at = np.arange(core.row, core.row + core.height, dtype=np.int64) * grid.width + core.col
+    starts = np.searchsorted(sub, starts_at)
+    counts = np.searchsorted(sub, starts_at + core.width) - starts
+    n = int(counts.sum())
+    first = np.cumsum(counts) - counts  # where each row's cells begin in the result
+    pos = np.arange(n, dtype=np.int64)
+    pos += np.repeat(starts - first, counts)
+    local = sub[pos] - np.repeat(starts_at - np.arange(core.height, dtype=np.int64) * core.width, counts)
+    pos += lo
+    return pos, local

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import shapely
 
-from .grid import Grid, Window, burn, tiles, to_pixel_space
+from .grid import Grid, Tile, Window, burn, tile_cells, tiles, to_pixel_space
 from .paths import builtin_data
 
 LAND_MODES = ("federal", "all")
@@ -168,24 +168,18 @@ def candidate_filter(grid: Grid, superset: Candidates, region_geom, federal, exc
     bad_px = to_pixel_space(np.asarray(list(excluded) + list(lakes if lakes is not None else []), dtype=object), grid)
     bad_tree = shapely.STRtree(bad_px) if len(bad_px) else None
     edge_tree = shapely.STRtree(fed_edges) if fed_edges is not None else None
-    cells = superset.cells
-    rows_all = cells // grid.width
     for win in _mask_tiles(grid):
-        lo, hi = np.searchsorted(cells, [win.row * grid.width, (win.row + win.height) * grid.width])
-        if lo == hi:
+        # The tile's cells found row by row, and the masks combined over the tile before one
+        # look-up at them (dividing every cell and indexing three masks in 2-D took 0.7 s over
+        # the lower 48 at 500 m).
+        pos, local = tile_cells(superset.cells, grid, Tile(0, win, win))
+        if not pos.size:
             continue
-        sub = cells[lo:hi]
-        cols = sub % grid.width
-        sel = np.flatnonzero((cols >= win.col) & (cols < win.col + win.width))
-        if not sel.size:
-            continue
-        local_r, local_c = rows_all[lo:hi][sel] - win.row, cols[sel] - win.col
-        ok = np.ones(sel.size, dtype=bool)
+        ok = ~_burn_near(bad_tree, bad_px, win)
         if land == "federal":
-            ok &= _inside(region_px, win)[local_r, local_c]
-            ok &= ~_burn_near(edge_tree, fed_edges, win)[local_r, local_c]
-        ok &= ~_burn_near(bad_tree, bad_px, win)[local_r, local_c]
-        keep[lo + sel] = ok
+            ok &= _inside(region_px, win)
+            ok &= ~_burn_near(edge_tree, fed_edges, win)
+        keep[pos] = ok.ravel()[local]
     return keep
 
 
