@@ -162,19 +162,26 @@ def _swept_rows_at(mask, g, reach, R0, C0, c0, c1, rows, cols, i0, i1, out):  # 
     f = np.empty(w, np.int64)
     zn = np.empty(w, np.int64)
     zd = np.empty(w, np.int64)
-    up = g[h - 1].copy()
+    # Two row buffers in turn: updating one buffer in place from itself does not vectorise
+    # (6x slower here).
+    bufs = np.empty((2, w), g.dtype)
+    below, up = bufs[0], bufs[1]
     j = i1
     for r in range(h - 1, -1, -1):
-        if r < h - 1:
-            cur = g[r]
+        cur = g[r]
+        if r == h - 1:
             for c in range(w):
-                up[c] = min(cur[c], T(up[c] + one))
+                up[c] = cur[c]
+        else:
+            for c in range(w):
+                up[c] = min(cur[c], T(below[c] + one))
         a = j
         while a > i0 and rows[a - 1] == R0 + r:
             a -= 1
         if a < j:
             _row_cells(up, reach, C0, c0, c1, cols, a, j, v, f, zn, zd, out)
             j = a
+        below, up = up, below
 
 
 @numba.njit(nogil=True, cache=True)
@@ -261,7 +268,8 @@ def squared_distances_at(mask: np.ndarray, rows: np.ndarray, cols: np.ndarray, c
     # or the empty margin around a region then cost a fraction of the mask.
     r0, r1 = max(int(r[0]), fr0 - reach), min(int(r[-1]) + 1, fr1 + reach)
     c0, c1 = max(int(c.min()), fc0 - reach), min(int(c.max()) + 1, fc1 + reach)
-    i0, i1 = (int(x) for x in np.searchsorted(r, [r0, r1]))
+    # Searched in the cells' own dtype: a list of Python ints would convert all of them to int64.
+    i0, i1 = (int(x) for x in np.searchsorted(r, np.array([r0, r1], dtype=r.dtype)))
     if i0 < i1 and c0 < c1:
         R0, R1 = min(r0, max(fr0, r0 - reach)), max(r1, min(fr1, r1 + reach))
         C0, C1 = min(c0, max(fc0, c0 - reach)), max(c1, min(fc1, c1 + reach))
