@@ -171,9 +171,8 @@ def read_layer(spec: StudySpec, name: str) -> dict:
     stays in memory here for the measures that need it. Returns the descriptions of its files
     made on the way (see :func:`sitesel.sources.known_infos`), so the main process's input checks
     need not parse them again."""
-    from .sources import known_infos
-
     from .measures import after_read
+    from .sources import known_infos
 
     inputs = inputs_for(spec)
     inputs.layer(name)
