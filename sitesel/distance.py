@@ -35,10 +35,10 @@ def reach_cells(cap_cells: float) -> int:
     return int(math.floor(cap_cells)) + 1
 
 
-@numba.njit(nogil=True, cache=True)
-def _column_sweeps(mask, g, reach, R0, C0, c0, c1):  # pragma: no cover - compiled
-    # g[r, c]: rows from (r, c) to the nearest feature cell of column c, at most reach + 1, over
-    # the window of mask whose first cell is (R0, C0) and whose shape is g's.
+@numba.njit(nogil=True, cache=True, inline="always")
+def _sweep_down(mask, g, reach, R0, C0, c0, c1):  # pragma: no cover - compiled
+    # g[r, c]: rows from (r, c) up to the nearest feature cell of column c, at most reach + 1,
+    # over the window of mask whose first cell is (R0, C0) and whose shape is g's.
     # Arithmetic stays in g's own integer type (no widening), so the loops vectorise.
     h = g.shape[0]
     T = g.dtype.type
@@ -51,6 +51,16 @@ def _column_sweeps(mask, g, reach, R0, C0, c0, c1):  # pragma: no cover - compil
         for c in range(c0, c1):
             v = min(T(prev[c] + one), far)
             cur[c] = zero if m[c] else v
+
+
+@numba.njit(nogil=True, cache=True)
+def _column_sweeps(mask, g, reach, R0, C0, c0, c1):  # pragma: no cover - compiled
+    # g[r, c]: rows from (r, c) to the nearest feature cell of column c, either way, at most
+    # reach + 1 (see _sweep_down).
+    _sweep_down(mask, g, reach, R0, C0, c0, c1)
+    h = g.shape[0]
+    T = g.dtype.type
+    one = T(1)
     for r in range(h - 2, -1, -1):
         nxt, cur = g[r + 1], g[r]
         for c in range(c0, c1):
@@ -149,15 +159,8 @@ def _swept_rows_at(mask, g, reach, R0, C0, c0, c1, rows, cols, i0, i1, out):  # 
     # and its rows are not read back from memory.
     h, w = g.shape
     T = g.dtype.type
-    far, one, zero = T(reach + 1), T(1), T(0)
-    m = mask[R0, C0:]
-    for c in range(w):
-        g[0, c] = zero if m[c] else far
-    for r in range(1, h):
-        prev, cur, m = g[r - 1], g[r], mask[R0 + r, C0:]
-        for c in range(w):
-            x = min(T(prev[c] + one), far)
-            cur[c] = zero if m[c] else x
+    one = T(1)
+    _sweep_down(mask, g, reach, R0, C0, 0, w)
     v = np.empty(w, np.int64)
     f = np.empty(w, np.int64)
     zn = np.empty(w, np.int64)

@@ -269,7 +269,7 @@ def _quantised_people(inputs, win: Window, out: np.ndarray | None = None) -> np.
     per_county = np.rint(density * (grid.res * grid.res) / DISC_QUANTUM)
     if out is None:
         out = np.empty(win.shape, dtype=np.float64)
-    if grid.size <= COUNTY_INDEX_MAX_CELLS and len(counties) < 2**15 - 1:
+    if _uses_county_index(inputs):
         # One burn of county numbers serves every tile (and both population measures): tiles
         # overlap by the radius, and burning ~3,000 outlines per tile cost more than the rest.
         index = _county_index(inputs)[win.row:win.row + win.height, win.col:win.col + win.width]
@@ -337,11 +337,16 @@ def _county_index_path(inputs) -> Path | None:
     return root / "rasters" / f"county-index-{digest(layer, spec.grid.key(), COUNTY_SIMPLIFY, CACHE_VERSION)}.npy"
 
 
+def _uses_county_index(inputs) -> bool:
+    """Whether people per cell come from one grid-wide raster of county numbers (see
+    :data:`COUNTY_INDEX_MAX_CELLS`; the numbers must fit in 16 bits)."""
+    return inputs.spec.grid.size <= COUNTY_INDEX_MAX_CELLS and len(inputs.features("counties")) < 2**15 - 1
+
+
 def after_read(inputs, layer: str) -> None:
     """Work that every process computing measures would otherwise repeat, done once by the process
     that reads ``layer`` ahead (see :func:`sitesel.engine.read_layer`)."""
-    grid = inputs.spec.grid
-    if layer == "counties" and grid.size <= COUNTY_INDEX_MAX_CELLS and len(inputs.features("counties")) < 2**15 - 1:
+    if layer == "counties" and _uses_county_index(inputs):
         _county_index(inputs)
 
 
