@@ -38,10 +38,10 @@ def child(region: str, resolution: float, park: str, repeats: int, profile_to: s
     """One process: open, prepare, rank, re-rank; returns timings and counts."""
     import resource
 
-    import sitesel.engine as engine
-    import sitesel.layerstore as layerstore
-    import sitesel.rerank as rerank
-    import sitesel.study as study_mod
+    import sitesel.measures.engine as engine
+    import sitesel.io.layercache as layerstore
+    import sitesel.analysis.rerank as rerank
+    import sitesel.study.core as study_mod
     from sitesel.api import open_study
 
     counts = {"measures": 0, "layers_parsed": 0, "candidate_filter": 0}

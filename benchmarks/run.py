@@ -101,9 +101,9 @@ def _shared_inputs(region: str, res: float):
     import numpy as np
     import shapely
 
-    from sitesel.manifest import default_manifest_path, load_manifest
-    from sitesel.profiles import load_profile
-    from sitesel.study import Study, resolve_region
+    from sitesel.io.manifest import default_manifest_path, load_manifest
+    from sitesel.analysis.profiles import load_profile
+    from sitesel.study.core import Study, resolve_region
 
     manifest = load_manifest(default_manifest_path())
     reg = resolve_region(manifest, region, None)
@@ -143,8 +143,8 @@ def _sitesel_question(study, eligible, excluded, lines, slope_tif):
     import rasterio
     import shapely
 
-    from sitesel import measures
-    from sitesel.grid import Window, burn, tiles, to_pixel_space
+    from sitesel.measures import catalogue as measures
+    from sitesel.study.grid import Window, burn, tiles, to_pixel_space
 
     g = study.grid
     within = QUESTION["within_km"]
@@ -210,8 +210,8 @@ def case_question(region: str, res: float, tool: str) -> dict:
     study, eligible, excluded, lines = _shared_inputs(region, res)
     # Every tool gets the same slope of every cell, computed before the clock starts; atlite takes
     # it as a raster file, written beforehand too and read by sitesel as well.
-    from sitesel.grid import Tile, Window
-    from sitesel.measures import MEASURES
+    from sitesel.study.grid import Tile, Window
+    from sitesel.measures.catalogue import MEASURES
 
     g = study.grid
     win = Window(0, 0, g.height, g.width)
@@ -277,11 +277,11 @@ def case_floor(res: float) -> dict:
     import edt
     import numpy as np
 
-    from sitesel import distance
-    from sitesel.grid import grid_for_bounds
-    from sitesel.manifest import default_manifest_path, load_manifest
-    from sitesel.measures import MEASURES
-    from sitesel.study import DEFAULT_PAD_M, resolve_region
+    from sitesel.measures import distance
+    from sitesel.study.grid import grid_for_bounds
+    from sitesel.io.manifest import default_manifest_path, load_manifest
+    from sitesel.measures.catalogue import MEASURES
+    from sitesel.study.core import DEFAULT_PAD_M, resolve_region
 
     manifest = load_manifest(default_manifest_path())
     reg = resolve_region(manifest, "L48", None)
@@ -290,7 +290,7 @@ def case_floor(res: float) -> dict:
     mask = np.ones(g.shape, dtype=bool)
     mask.ravel()[rng.integers(0, g.size, 200_000)] = False
     # The floor is the fastest of three exact transforms of the whole grid, uncapped, each on
-    # every core: OpenCV's, the edt package's and sitesel's own (sitesel.distance, which the engine
+    # every core: OpenCV's, the edt package's and sitesel's own (sitesel.measures.distance, which the engine
     # runs capped and at the candidate cells only). Best of two runs each.
     cores = os.cpu_count() or 1
     cv2.setNumThreads(cores)

@@ -12,8 +12,8 @@ __version__ = "0.1.0"
 #: Names served lazily from submodules, so that ``import sitesel`` (and the CLI) stay light.
 _LAZY = {
     "open_study": "api", "StudySession": "api", "RankResult": "api",
-    "compare_runs": "compare", "ahp_weights": "ahp",
-    "resolve_profile": "profiles", "load_profile": "profiles", "list_profiles": "profiles",
+    "compare_runs": "analysis.compare", "ahp_weights": "analysis.ahp",
+    "resolve_profile": "analysis.profiles", "load_profile": "analysis.profiles", "list_profiles": "analysis.profiles",
 }
 
 __all__ = ["__version__", *_LAZY]
@@ -23,6 +23,6 @@ def __getattr__(name: str):
     if name in _LAZY:
         import importlib
 
-        attr = "compare" if name == "compare_runs" else name  # sitesel.compare is the module
+        attr = "compare" if name == "compare_runs" else name  # sitesel.analysis.compare is the module
         return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), attr)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

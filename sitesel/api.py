@@ -10,7 +10,7 @@
 
 Measures are computed once per study (and cached on disk, so a new Python process reuses them);
 re-ranking with new weights or constraints reuses feasible cells, criterion scores and site
-descriptions (see :mod:`sitesel.rerank`).
+descriptions (see :mod:`sitesel.analysis.rerank`).
 """
 from __future__ import annotations
 
@@ -22,12 +22,12 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from .defaults import DEFAULT_CONCENTRATION, DEFAULT_SAMPLES
-from .errors import SiteselError
-from .measures import MEASURES
-from .profiles import Profile, apply_overrides, parse_profile, resolve_profile
-from .rank import DEFAULT_TOP, Result
-from .rerank import Ranker
+from sitesel.defaults import DEFAULT_CONCENTRATION, DEFAULT_SAMPLES
+from sitesel.errors import SiteselError
+from sitesel.measures.catalogue import MEASURES
+from sitesel.analysis.profiles import Profile, apply_overrides, parse_profile, resolve_profile
+from sitesel.analysis.ranking import DEFAULT_TOP, Result
+from sitesel.analysis.rerank import Ranker
 
 
 def open_study(region: str | None = None, resolution: float | None = None, layers: str | Path | None = None,
@@ -52,9 +52,9 @@ def open_study(region: str | None = None, resolution: float | None = None, layer
     progress : bool
         Print progress lines to stderr.
     """
-    from .manifest import default_manifest_path, load_manifest
-    from .progress import Progress
-    from .study import Study, resolve_region
+    from sitesel.io.manifest import default_manifest_path, load_manifest
+    from sitesel.progress import Progress
+    from sitesel.study.core import Study, resolve_region
 
     if land not in ("federal", "all"):
         raise SiteselError(f"land must be 'federal' or 'all', not {land!r}")
@@ -144,8 +144,8 @@ class StudySession:
 
     def sensitivity(self, result: "RankResult", samples: int = DEFAULT_SAMPLES, seed: int = 0,
                     concentration: float = DEFAULT_CONCENTRATION, k: int | None = None):
-        """Robustness of ``result``'s ranking to its weights (see :mod:`sitesel.sensitivity`)."""
-        from .sensitivity import sensitivity
+        """Robustness of ``result``'s ranking to its weights (see :mod:`sitesel.analysis.sensitivity`)."""
+        from sitesel.analysis.sensitivity import sensitivity
 
         return sensitivity(result.pool, result.profile, top=len(result.sites), k=k, samples=samples, seed=seed,
                            concentration=concentration)
@@ -199,7 +199,7 @@ class RankResult:
 
     def map(self):
         """A Folium map of the ranked sites (renders inline in Jupyter)."""
-        from .mapping import result_map
+        from sitesel.maps.interactive import result_map
 
         return result_map(self.study, self.result)
 
@@ -253,9 +253,9 @@ def explain(row: pd.Series, profile: Profile) -> pd.DataFrame:
 
 
 def write_sites_file(sites: gpd.GeoDataFrame, path: Path) -> None:
-    """The sites alone, in the format the suffix names (see :mod:`sitesel.export`)."""
-    from .export import write_csv, write_geojson, write_gpkg, write_parquet
-    from .outputs import tidy
+    """The sites alone, in the format the suffix names (see :mod:`sitesel.output.vector`)."""
+    from sitesel.output.vector import write_csv, write_geojson, write_gpkg, write_parquet
+    from sitesel.output.writers import tidy
 
     path.parent.mkdir(parents=True, exist_ok=True)
     sites = tidy(sites)
@@ -270,7 +270,7 @@ def write_run(res: RankResult, folder: Path, extra: dict | None = None, map_obj=
 
     ``also(staging_folder)`` may add files of its own before the folder is swapped into place.
     """
-    from .outputs import OutputDir, run_record, write_json, write_sites, write_surface
+    from sitesel.output.writers import OutputDir, run_record, write_json, write_sites, write_surface
 
     study = res.study
     with OutputDir(folder, overwrite=overwrite) as tmp:

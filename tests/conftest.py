@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sitesel.manifest import default_manifest_path, load_manifest
+from sitesel.io.manifest import default_manifest_path, load_manifest
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -18,7 +18,7 @@ import geopandas as gpd
 import numpy as np
 import rasterio
 
-from sitesel.manifest import default_manifest_path
+from sitesel.io.manifest import default_manifest_path
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 #: Lon/lat box around New Mexico (plus margin) for regional subsets.

@@ -11,8 +11,8 @@ from geopandas.testing import assert_geodataframe_equal
 
 import sitesel
 from sitesel.errors import ProfileError, SiteselError
-from sitesel.profiles import load_profile, resolve_profile
-from sitesel.rank import rank
+from sitesel.analysis.profiles import load_profile, resolve_profile
+from sitesel.analysis.ranking import rank
 
 REGION, RES, PARK = "NM", 1000.0, "semiconductor_fab"
 
@@ -113,7 +113,7 @@ def test_a_second_process_reuses_the_disk_cache(session, base, tmp_path):
     import subprocess
     import sys
 
-    code = ("import sitesel, sitesel.engine as e, sitesel.layerstore as ls\n"
+    code = ("import sitesel, sitesel.measures.engine as e, sitesel.io.layercache as ls\n"
             "calls = []\n"
             "e.compute_values = lambda *a, **k: calls.append('measures')\n"
             "real = ls.read_vector\n"

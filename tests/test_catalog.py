@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 import tomli_w
 
-from sitesel.catalog import load_catalog
+from sitesel.acquire.catalog import load_catalog
 from sitesel.errors import CatalogError
-from sitesel.manifest import CANONICAL_LAYERS, load_manifest
+from sitesel.io.manifest import CANONICAL_LAYERS, load_manifest
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -93,7 +93,7 @@ def test_missing_catalog_file(tmp_path):
 
 
 def test_sources_sharing_an_address_share_the_download(tmp_path):
-    from sitesel.datadir import Fetcher
+    from sitesel.acquire.datadir import Fetcher
 
     cat = load_catalog()
     f = Fetcher(cat, tmp_path)

@@ -4,7 +4,7 @@ import json
 import pytest
 
 from sitesel.cli import main
-from sitesel.profiles import list_profiles
+from sitesel.analysis.profiles import list_profiles
 
 PARKS = ["semiconductor_fab", "ai_datacenter", "ai_hardware", "pharma", "critical_minerals",
          "battery_plant", "energy_smr", "energy_solar", "shipyard", "quantum"]

@@ -6,7 +6,7 @@ import pytest
 import rasterio
 from affine import Affine
 
-from sitesel.cog import overview_levels, write_cog
+from sitesel.output.cog import overview_levels, write_cog
 
 
 def _mean_2x2(a: np.ndarray) -> np.ndarray:

@@ -10,7 +10,7 @@ import pytest
 import shapely
 
 from sitesel.cli import main
-from sitesel.compare import compare, match_sites
+from sitesel.analysis.compare import compare, match_sites
 
 REGION, RES, PARK = "NM", 1000.0, "semiconductor_fab"
 

@@ -67,8 +67,8 @@ def test_every_layer_exists_and_opens(demo: pathlib.Path, doc: dict) -> None:
 
 
 def test_manifest_is_accepted_by_the_loader(demo: pathlib.Path) -> None:
-    from sitesel.layers import LayerReport, read_vector
-    from sitesel.manifest import load_manifest
+    from sitesel.io.layers import LayerReport, read_vector
+    from sitesel.io.manifest import load_manifest
 
     manifest = load_manifest(demo)
     fed = LayerReport()

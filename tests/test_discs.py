@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sitesel.discs import disc_sum, disc_sum_at
+from sitesel.measures.discs import disc_sum, disc_sum_at
 
 
 @pytest.mark.parametrize("r", [0.4, 1.0, 7.3, 100.0 / 6.0, 40.0])
@@ -31,10 +31,10 @@ def test_sums_at_chosen_cells_are_the_convolutions(r):
 def test_population_measure_is_the_same_whichever_way_it_is_summed(national, monkeypatch):
     """On the real county populations over four states, people within 45 km and 80 km of every
     candidate cell are identical by FFT and by sums at the cells, tile by tile."""
-    from sitesel import measures
-    from sitesel.engine import plan_tiles, tile_cells
-    from sitesel.inputs import inputs_for
-    from sitesel.study import Study, resolve_region
+    from sitesel.measures import catalogue as measures
+    from sitesel.measures.engine import plan_tiles, tile_cells
+    from sitesel.study.inputs import inputs_for
+    from sitesel.study.core import Study, resolve_region
 
     region = resolve_region(national, "AZ,NM,NV,UT", None)
     with Study.open(national, region, 2000, use_cache=True, workers=1) as st:

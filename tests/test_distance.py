@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import ndimage
 
-from sitesel.distance import reach_cells, squared_distances, squared_distances_at
+from sitesel.measures.distance import reach_cells, squared_distances, squared_distances_at
 
 
 def _exact_sq(mask: np.ndarray) -> np.ndarray:
@@ -62,8 +62,8 @@ def test_no_cells_and_no_features():
 @pytest.mark.parametrize("cap_km", [15.0, 150.0])
 def test_real_lines_over_a_region(national, cap_km):
     """The >= 230 kV lines burnt over four states at 1 km: every candidate-like cell exact."""
-    from sitesel.grid import Window, burn, to_pixel_space
-    from sitesel.study import Study, resolve_region
+    from sitesel.study.grid import Window, burn, to_pixel_space
+    from sitesel.study.core import Study, resolve_region
 
     region = resolve_region(national, "AZ,NM,NV,UT", None)
     with Study.open(national, region, 1000, use_cache=True, workers=1) as stdy:

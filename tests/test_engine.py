@@ -45,7 +45,7 @@ def test_small_tiles_give_the_same_raster_and_sites(untiled, tmp_path):
 
 
 def test_worker_processes_give_the_same_raster_and_sites(untiled, tmp_path, monkeypatch):
-    from sitesel import engine
+    from sitesel.measures import engine
 
     monkeypatch.setattr(engine, "MIN_PARALLEL_WORK", 0)  # the region is small: force the pool
     pooled = _run(tmp_path, "workers", "--workers", "2", "--tile-size", "128")
@@ -63,7 +63,7 @@ def test_dask_local_cluster_gives_the_same_raster_and_sites(untiled, tmp_path):
 def test_workers_reading_layers_ahead_give_the_same_raster_and_sites(untiled, tmp_path, monkeypatch):
     """With a disk cache, worker processes read every layer ahead while the main process checks
     inputs; the main process then takes the layers from the cache."""
-    from sitesel import engine
+    from sitesel.measures import engine
 
     monkeypatch.setattr(engine, "MIN_PARALLEL_WORK", 0)
     monkeypatch.setenv("SITESEL_CACHE", str(tmp_path / "cache"))
@@ -82,8 +82,8 @@ def test_workers_reading_layers_ahead_give_the_same_raster_and_sites(untiled, tm
 
 
 def test_tiling_positions_match_tile_by_tile_search(untiled):
-    from sitesel.engine import Tiling, tile_cells
-    from sitesel.grid import Grid, tiles
+    from sitesel.measures.engine import Tiling, tile_cells
+    from sitesel.study.grid import Grid, tiles
 
     grid = Grid(crs="EPSG:5070", res=500.0, xmin=0.0, ymax=0.0, width=1000, height=700)
     cells = np.sort(np.random.default_rng(1).choice(grid.size, 50_000, replace=False))
@@ -98,8 +98,8 @@ def test_tiling_positions_match_tile_by_tile_search(untiled):
 def test_tile_cells_of_any_tile_are_its_core_cells_in_order():
     """Positions and in-core indices of a tile's cells, found row by row, are those of dividing
     every cell: tiles at the edges, inside, one cell wide, and without cells."""
-    from sitesel.engine import tile_cells
-    from sitesel.grid import Grid, Tile, Window
+    from sitesel.measures.engine import tile_cells
+    from sitesel.study.grid import Grid, Tile, Window
 
     grid = Grid(crs="EPSG:5070", res=500.0, xmin=0.0, ymax=0.0, width=1000, height=700)
     cells = np.sort(np.random.default_rng(4).choice(grid.size, 60_000, replace=False))
@@ -118,7 +118,7 @@ def test_tile_cells_of_any_tile_are_its_core_cells_in_order():
 def test_large_results_come_back_from_workers_through_files(tmp_path):
     """Values of a megabyte or more travel through a file that is gone once read; smaller ones
     through the pipe; either way the caller gets the same tuple."""
-    from sitesel.engine import SPILL_BYTES, _spill_values, _unspill_values
+    from sitesel.measures.engine import SPILL_BYTES, _spill_values, _unspill_values
 
     big = np.arange(SPILL_BYTES // 4 + 3, dtype=np.float32)
     small = np.arange(10, dtype=np.float32)
@@ -134,8 +134,8 @@ def test_large_results_come_back_from_workers_through_files(tmp_path):
 def test_tile_cells_of_whole_rows_match_the_general_search():
     """Tiles spanning whole rows (the whole grid, or strips) skip the per-cell division: the
     positions and in-core indices must be those of the general search."""
-    from sitesel.engine import tile_cells
-    from sitesel.grid import Grid, Tile, Window
+    from sitesel.measures.engine import tile_cells
+    from sitesel.study.grid import Grid, Tile, Window
 
     grid = Grid(crs="EPSG:5070", res=500.0, xmin=0.0, ymax=0.0, width=1000, height=700)
     cells = np.sort(np.random.default_rng(3).choice(grid.size, 60_000, replace=False))

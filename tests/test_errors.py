@@ -171,8 +171,8 @@ def test_zip_without_shapefile(tmp_path, capsys, previous_run):
 
 
 def test_zipped_shapefile_is_read(tmp_path):
-    from sitesel.layers import LayerReport, read_vector
-    from sitesel.manifest import load_manifest
+    from sitesel.io.layers import LayerReport, read_vector
+    from sitesel.io.manifest import load_manifest
 
     shutil.copy(rc.SUBSTATIONS_ZIP, tmp_path / "subs.zip")
     # HIFLD points in ESRI:102003 (a .prj without an EPSG code); its only column is _rval_.
@@ -424,8 +424,8 @@ def test_grid_that_cannot_fit_in_memory_names_what_would(tmp_path, capsys, previ
     suggested = float(line.split("use --resolution ")[1].split()[0])
     assert suggested > 20
     # ... and the suggested resolution is admitted by the same check (without reading layers).
-    from sitesel.manifest import default_manifest_path, load_manifest
-    from sitesel.study import Study, resolve_region
+    from sitesel.io.manifest import default_manifest_path, load_manifest
+    from sitesel.study.core import Study, resolve_region
 
     manifest = load_manifest(default_manifest_path())
     region = resolve_region(manifest, "L48", None)
@@ -577,12 +577,12 @@ def test_output_dir_itself_not_writable(tmp_path, previous_run):
 
 # ------------------------------------------------------------------------------------ internal errors
 def test_internal_error_is_one_line_with_status_1(tmp_path, capsys, monkeypatch):
-    import sitesel.rank
+    import sitesel.analysis.ranking
 
     def broken(*a, **k):
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr(sitesel.rank, "rank", broken)
+    monkeypatch.setattr(sitesel.analysis.ranking, "rank", broken)
     out = tmp_path / "out"
     assert main([*FAB, *NM_SMALL, "--quiet", "--out", str(out)]) == 1
     err = capsys.readouterr().err

@@ -14,8 +14,8 @@ import pytest
 import shapely
 
 from sitesel.cli import main
-from sitesel.export import COORD_DECIMALS, FORMATS, read_export, rfc7946_problems
-from sitesel.rundir import read_run
+from sitesel.output.vector import COORD_DECIMALS, FORMATS, read_export, rfc7946_problems
+from sitesel.output.runs import read_run
 
 #: Geometry agrees within this many degrees (GeoJSON keeps 6 decimals: 1e-6 deg ~ 0.1 m).
 DEG_TOL = 1.5e-6

@@ -20,12 +20,12 @@ import pytest
 import rasterio
 
 from _http_servers import ArcGISServer, StaticServer
-from sitesel.arcgis import download_layer
+from sitesel.acquire.arcgis import download_layer
 from sitesel.cli import main
 from sitesel.errors import FetchError
-from sitesel.fetch import RetryPolicy, download
-from sitesel.layers import read_vector
-from sitesel.manifest import default_manifest_path, load_manifest
+from sitesel.acquire.http import RetryPolicy, download
+from sitesel.io.layers import read_vector
+from sitesel.io.manifest import default_manifest_path, load_manifest
 
 REGION = "NM"
 PARKS = "semiconductor_fab,pharma,energy_solar,critical_minerals"   # together they use every measure
@@ -248,8 +248,8 @@ def test_arcgis_paging_asks_no_more_than_max_record_count(tmp_path, servers, sha
 
 def _engine_bbox(manifest, region: str, resolution: float):
     """The lon/lat box the engine reads vector layers over for a rank of ``region``."""
-    from sitesel.inputs import READ_MARGIN_DEG
-    from sitesel.study import Study, resolve_region
+    from sitesel.study.inputs import READ_MARGIN_DEG
+    from sitesel.study.core import Study, resolve_region
 
     study = Study.open(manifest, resolve_region(manifest, region, None), resolution, use_cache=False)
     w, s, e, n = study.grid.lonlat_bounds()
@@ -400,7 +400,7 @@ def test_verify_catches_a_corrupted_file_and_drops_its_layer(tmp_path, catalog, 
 
 
 def test_data_dir_defaults_to_platformdirs_and_env(monkeypatch, tmp_path):
-    from sitesel.datadir import default_data_dir
+    from sitesel.acquire.datadir import default_data_dir
 
     monkeypatch.delenv("SITESEL_DATA", raising=False)
     assert "sitesel" in str(default_data_dir())

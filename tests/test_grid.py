@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import shapely
 
-from sitesel.grid import Grid, Window, burn, grid_for_bounds, rasterize_inside, rasterize_mask
+from sitesel.study.grid import Grid, Window, burn, grid_for_bounds, rasterize_inside, rasterize_mask
 
 
 def test_grid_snaps_outward_to_resolution():
@@ -31,7 +31,7 @@ def test_tall_polygons_burnt_in_strips_give_the_cells_of_one_burn(all_touched):
     on every row): the cells must be those of one rasterisation of the whole polygon."""
     from rasterio import features
 
-    from sitesel.grid import STRIP_MIN_VERTICES, STRIP_ROWS
+    from sitesel.study.grid import STRIP_MIN_VERTICES, STRIP_ROWS
 
     t = np.linspace(0, 2 * np.pi, 3 * STRIP_MIN_VERTICES, endpoint=False)
     wobbly = 600 + (500 + 37 * np.sin(23 * t))[:, None] * np.column_stack([np.cos(t), np.sin(t)])
@@ -55,8 +55,8 @@ def test_geometries_handed_to_gdal_as_coordinate_slices_burn_the_same_cells(nati
     burnt in order, and with and without all-touched, the cells are those of the shapely objects."""
     from rasterio import features
 
-    from sitesel.grid import geojson_like, to_pixel_space
-    from sitesel.study import Study, resolve_region
+    from sitesel.study.grid import geojson_like, to_pixel_space
+    from sitesel.study.core import Study, resolve_region
 
     region = resolve_region(national, "AZ,NM", None)
     with Study.open(national, region, 2000, use_cache=True, workers=1) as st:
@@ -88,7 +88,7 @@ def test_collections_and_mixed_kinds_keep_their_order_and_values():
     keep the input's order, so the last geometry still wins where values overlap."""
     from rasterio import features
 
-    from sitesel.grid import geojson_like
+    from sitesel.study.grid import geojson_like
 
     bowtie = shapely.Polygon([(2, 2), (30, 30), (30, 2), (2, 30), (2, 2)])
     pieces = shapely.make_valid(shapely.GeometryCollection([bowtie, shapely.LineString([(0, 5), (40, 5)])]))

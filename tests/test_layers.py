@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from sitesel.errors import LayerError, ManifestError
-from sitesel.layers import LayerReport, classify_designation, read_vector
-from sitesel.manifest import load_manifest
+from sitesel.io.layers import LayerReport, classify_designation, read_vector
+from sitesel.io.manifest import load_manifest
 
 
 def _manifest(tmp_path, body: str, shared_data):
@@ -57,7 +57,7 @@ def test_unrepaired_exclusion_polygons_rasterise_as_repaired_ones(national):
     import shapely
     from rasterio import features
 
-    from sitesel.grid import grid_for_bounds
+    from sitesel.study.grid import grid_for_bounds
 
     prot = read_vector(national["protected_areas"], "EPSG:5070")
     bad = prot.geometry.values[~prot.geometry.is_valid.to_numpy()]
@@ -156,7 +156,7 @@ import geopandas as gpd  # noqa: E402
 import shapely  # noqa: E402
 
 import realcopies as rc  # noqa: E402
-from sitesel.layers import raster_info, read_raster  # noqa: E402
+from sitesel.io.layers import raster_info, read_raster
 
 
 def _spec(tmp_path, name, body):

@@ -11,10 +11,10 @@ import pytest
 import shapely
 
 from sitesel.cli import main
-from sitesel.maplayers import CLIP_MARGIN_M, context_layers
-from sitesel.mapping import _context_frame, display_frames, esc, render_map, site_map, site_popup
-from sitesel.rundir import read_run
-from sitesel.webassets import ASSETS, external_links, inline_assets, url_table
+from sitesel.maps.context import CLIP_MARGIN_M, context_layers
+from sitesel.maps.interactive import _context_frame, display_frames, esc, render_map, site_map, site_popup
+from sitesel.output.runs import read_run
+from sitesel.maps.vendored import ASSETS, external_links, inline_assets, url_table
 
 #: The issue's ceiling for a four-state map.
 MAX_MAP_BYTES = 15_000_000
@@ -165,7 +165,7 @@ def test_picture_background_fills_polygons_around_their_holes_and_draws_every_li
     multi-part geometry and every ring of a polygon is drawn."""
     import geopandas as gpd
 
-    from sitesel.staticmap import _line_collection, _render
+    from sitesel.maps.static import _line_collection, _render
 
     donut = shapely.Polygon([(0, 0), (100, 0), (100, 100), (0, 100)], [[(30, 30), (70, 30), (70, 70), (30, 70)]])
     land = gpd.GeoDataFrame({"agency": ["BLM"]}, geometry=[donut], crs="EPSG:5070")

@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 import shapely
 
-from sitesel.grid import Grid, Window, burn, to_pixel_space
-from sitesel.measures import MEASURES, capped_distance_km, disc_sum, point_disc_sum, sample_raster
-from sitesel.study import Study, resolve_region
+from sitesel.study.grid import Grid, Window, burn, to_pixel_space
+from sitesel.measures.catalogue import MEASURES, capped_distance_km, disc_sum, point_disc_sum, sample_raster
+from sitesel.study.core import Study, resolve_region
 
 
 def test_disc_sum_matches_brute_force_exactly():
@@ -52,8 +52,8 @@ def test_distance_over_the_part_that_matters_equals_the_whole_tile(monkeypatch):
     every feature) grown by the cap: the values must be those of the whole padded tile."""
     from types import SimpleNamespace
 
-    from sitesel.grid import Tile
-    from sitesel import measures
+    from sitesel.study.grid import Tile
+    from sitesel.measures import catalogue as measures
 
     rng = np.random.default_rng(3)
     mask = np.zeros((300, 400), bool)
@@ -130,7 +130,7 @@ def test_tiled_computation_is_identical_to_untiled(national, nm_values):
 
 
 def test_worker_processes_give_identical_values(national, nm_values, monkeypatch):
-    from sitesel import engine
+    from sitesel.measures import engine
 
     monkeypatch.setattr(engine, "MIN_PARALLEL_WORK", 0)
     names, whole, _ = nm_values
@@ -145,7 +145,7 @@ def test_worker_processes_give_identical_values(national, nm_values, monkeypatch
 
 def test_dask_local_cluster_gives_identical_values(national, nm_values):
     pytest.importorskip("dask.distributed")
-    from sitesel import engine
+    from sitesel.measures import engine
 
     names, whole, _ = nm_values
     region = resolve_region(national, "NM", None)
@@ -163,7 +163,7 @@ def test_disk_cache_is_reused_by_a_new_study(national, tmp_path, monkeypatch):
         first = st.values("dist_rail_km").copy()
     files = sorted(p.name for p in tmp_path.rglob("dist_rail_km-*.npy"))
     assert files
-    from sitesel import engine
+    from sitesel.measures import engine
 
     def refuse(*a, **k):
         raise AssertionError("recomputed a cached measure")
@@ -174,7 +174,7 @@ def test_disk_cache_is_reused_by_a_new_study(national, tmp_path, monkeypatch):
 
 
 def test_candidate_cells_do_not_depend_on_the_mask_tiling(national, monkeypatch):
-    from sitesel import land
+    from sitesel.study import land
 
     region = resolve_region(national, "AZ,NM", None)
     got = {}
@@ -192,9 +192,9 @@ def test_distance_transform_window_gives_the_values_of_the_whole_tile(national):
     """Each distance runs its transform over a window cut to the candidate cells near features and
     the features near them: on real layers and tiles, every value equals that of one transform of
     the whole padded tile."""
-    from sitesel.engine import plan_tiles, tile_cells
-    from sitesel.inputs import inputs_for
-    from sitesel.measures import _features_mask
+    from sitesel.measures.engine import plan_tiles, tile_cells
+    from sitesel.study.inputs import inputs_for
+    from sitesel.measures.catalogue import _features_mask
 
     region = resolve_region(national, "AZ,NM", None)
     with Study.open(national, region, 1000, use_cache=True, workers=1, tile_size=256) as st:
@@ -215,7 +215,7 @@ def test_distance_transform_window_gives_the_values_of_the_whole_tile(national):
 
 def test_slope_at_cells_is_the_bilinear_expression():
     """The compiled interpolation of coarse slope gives the very values of the numpy expression."""
-    from sitesel.measures import _slope_at
+    from sitesel.measures.catalogue import _slope_at
 
     rng = np.random.default_rng(5)
     slope = rng.random((40, 50)) * 30
@@ -236,8 +236,8 @@ def test_slope_at_cells_is_the_bilinear_expression():
 def test_county_index_is_burnt_once_and_shared_through_the_cache(national, tmp_path, monkeypatch):
     """The process that reads counties ahead burns the county numbers and saves them; another
     process (here: the memo cleared) maps the file instead of burning, and gets the same raster."""
-    from sitesel import measures
-    from sitesel.inputs import inputs_for
+    from sitesel.measures import catalogue as measures
+    from sitesel.study.inputs import inputs_for
 
     monkeypatch.setenv("SITESEL_CACHE", str(tmp_path))
     region = resolve_region(national, "AZ,NM", None)

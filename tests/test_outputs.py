@@ -1,6 +1,6 @@
 """Outputs are written all at once: staged beside the output directory, swapped in when complete.
 
-The unit tests drive :class:`sitesel.outputs.OutputDir` directly; the last tests kill a real
+The unit tests drive :class:`sitesel.output.writers.OutputDir` directly; the last tests kill a real
 ``sitesel rank`` (SIGKILL, Ctrl-C, SIGTERM) while it is writing and find the previous run intact.
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ import pytest
 import realcopies as rc
 from sitesel.cli import main
 from sitesel.errors import OutputError
-from sitesel.outputs import OutputDir, write_sites
+from sitesel.output.writers import OutputDir, write_sites
 
 RUN = ["rank", "--park", "semiconductor_fab", "--bbox", "-107.5,32,-106,33.5", "--resolution", "2000", "--quiet"]
 
@@ -60,7 +60,7 @@ def test_a_previous_run_is_replaced_whole(tmp_path):
 
 
 def test_replacing_without_renameat2_also_works(tmp_path, monkeypatch):
-    import sitesel.outputs as o
+    import sitesel.output.writers as o
 
     monkeypatch.setattr(o, "_exchange", lambda a, b: False)
     out = _previous(tmp_path / "run")
@@ -91,7 +91,7 @@ def test_a_full_disk_is_a_clear_error(tmp_path):
 
 
 def test_a_full_disk_during_a_run(tmp_path, capsys, monkeypatch):
-    import sitesel.outputs as o
+    import sitesel.output.writers as o
 
     out = _previous(tmp_path / "run")
     before = rc.snapshot(out)
@@ -156,7 +156,7 @@ def test_empty_sites_are_valid_files(tmp_path):
 # ------------------------------------------------------------------------- interrupted runs
 SLOW_WRITER = r"""
 import pathlib, sys, time
-import sitesel.outputs as o
+import sitesel.output.writers as o
 flag = pathlib.Path(sys.argv[1])
 write_surface = o.write_surface
 

@@ -7,7 +7,7 @@ import tomllib
 import pytest
 
 from sitesel.errors import ProfileError
-from sitesel.profiles import builtin_dir, list_profiles, load_profile, parse_profile
+from sitesel.analysis.profiles import builtin_dir, list_profiles, load_profile, parse_profile
 
 
 def fab() -> dict:

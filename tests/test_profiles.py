@@ -8,7 +8,7 @@ import pytest
 
 from sitesel.cli import main
 from sitesel.errors import ProfileError
-from sitesel.profiles import list_profiles, load_profile, parse_profile, profile_toml, resolve_profile, set_value
+from sitesel.analysis.profiles import list_profiles, load_profile, parse_profile, profile_toml, resolve_profile, set_value
 
 BASE = "semiconductor_fab"
 
@@ -187,7 +187,7 @@ def test_the_documented_examples_load():
     examples = Path(__file__).resolve().parents[1] / "docs" / "examples"
     mine = load_profile(examples / "my_fab.toml")
     assert mine.name == "my_fab" and mine.min_acres == 1000 and "airport" not in {c.key for c in mine.criteria}
-    from sitesel.ahp import load_ahp
+    from sitesel.analysis.ahp import load_ahp
 
     ahp = resolve_profile(BASE, ahp=load_ahp(examples / "fab_ahp.toml"))
     assert ahp.weights["water_stress"] == max(ahp.weights.values())

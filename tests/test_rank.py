@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from sitesel.grid import Grid
-from sitesel.rank import Result
+from sitesel.study.grid import Grid
+from sitesel.analysis.ranking import Result
 
 
 def test_score_window_lays_out_the_cells_of_any_window():

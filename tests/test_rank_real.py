@@ -17,7 +17,7 @@ import pytest
 import shapely
 
 from sitesel.cli import main
-from sitesel.profiles import builtin_dir
+from sitesel.analysis.profiles import builtin_dir
 
 REGION = "AZ,NM"
 RES = 500.0

@@ -10,7 +10,7 @@ import pytest
 
 import sitesel
 from sitesel.cli import main
-from sitesel.sensitivity import COLUMNS, criterion_matrix, ranks_under, sample_weights, sensitivity, sweep
+from sitesel.analysis.sensitivity import COLUMNS, criterion_matrix, ranks_under, sample_weights, sensitivity, sweep
 
 REGION, RES, PARK = "NM", 1000.0, "semiconductor_fab"
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from sitesel.errors import ProfileError
-from sitesel.valuefn import value_function
+from sitesel.analysis.valuefn import value_function
 
 
 def vf(**kw):

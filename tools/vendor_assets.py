@@ -1,8 +1,8 @@
-"""Refresh the JavaScript/CSS that offline maps inline (``sitesel/assets/``) from the npm registry.
+"""Refresh the JavaScript/CSS that offline maps inline (``sitesel/maps/assets/``) from the npm registry.
 
 Run by hand when folium changes the versions it links (``python tools/vendor_assets.py``); it
 needs ``npm``. Each package is fetched with ``npm pack NAME@VERSION``, the files listed in
-``sitesel/assets/assets.toml`` are extracted beside their licence, and their sha256 is checked
+``sitesel/maps/assets/assets.toml`` are extracted beside their licence, and their sha256 is checked
 against the manifest (``--update`` rewrites the hashes instead).
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ import tempfile
 import tomllib
 from pathlib import Path
 
-ASSETS = Path(__file__).resolve().parents[1] / "sitesel" / "assets"
+ASSETS = Path(__file__).resolve().parents[1] / "sitesel" / "maps" / "assets"
 
 
 def main(argv=None) -> int:

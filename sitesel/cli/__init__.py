@@ -12,8 +12,8 @@ import os
 import signal
 import sys
 
-from .. import __version__
-from ..errors import SiteselError
+from sitesel import __version__
+from sitesel.errors import SiteselError
 
 #: Subcommand modules, in the order ``sitesel --help`` lists them.
 COMMANDS = ("rank", "map", "export", "profiles", "sensitivity", "compare", "ahp", "data")
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     except SiteselError as exc:
         if a.debug:
             raise
-        print("sitesel: error: " + " ".join(str(exc).split()), file=sys.stderr)
+        print("sitesel: error: " + exc.render("cli"), file=sys.stderr)
         return 2
     except BrokenPipeError:  # output piped into `head` or similar: not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -15,7 +15,7 @@ def add_parser(sub) -> None:
 
 
 def run(a: argparse.Namespace) -> int:
-    from ..ahp import ahp_from_table, load_ahp
+    from sitesel.analysis.ahp import ahp_from_table, load_ahp
 
     res = ahp_from_table(load_ahp(a.file), force=a.force)
     print(res.describe() + ("  (above 0.1: forced)" if res.cr > 0.1 else ""))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 
 def add_parser(sub) -> None:
-    from ..defaults import DEFAULT_MIN_OVERLAP
+    from sitesel.defaults import DEFAULT_MIN_OVERLAP
 
     c = sub.add_parser("compare", help="compare two runs: entries and exits of the top N, rank changes, Kendall's tau",
                        description="Sites of the two runs are the same place when their polygons overlap by at "
@@ -22,7 +22,7 @@ def add_parser(sub) -> None:
 
 
 def run(a: argparse.Namespace) -> int:
-    from ..compare import compare, write_comparison
+    from sitesel.analysis.compare import compare, write_comparison
 
     c = compare(a.run_a, a.run_b, top=a.top, min_overlap=a.min_overlap)
     print(c.report())

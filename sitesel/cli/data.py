@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..errors import FetchError
-from .options import bbox_arg
+from sitesel.errors import FetchError
+from sitesel.cli.options import bbox_arg
 
 
 def add_parser(sub) -> None:
@@ -40,16 +40,16 @@ def add_parser(sub) -> None:
 
 
 def _dir(a) -> Path:
-    from ..datadir import default_data_dir
+    from sitesel.acquire.datadir import default_data_dir
 
     return Path(a.dir) if a.dir else default_data_dir()
 
 
 def run_fetch(a: argparse.Namespace) -> int:
-    from ..catalog import load_catalog
-    from ..datadir import Fetcher
-    from ..fetch import RetryPolicy
-    from ..progress import Progress
+    from sitesel.acquire.catalog import load_catalog
+    from sitesel.acquire.datadir import Fetcher
+    from sitesel.acquire.http import RetryPolicy
+    from sitesel.progress import Progress
 
     if a.retries < 1:
         raise FetchError("--retries must be at least 1")
@@ -69,8 +69,8 @@ def run_fetch(a: argparse.Namespace) -> int:
 
 
 def run_list(a: argparse.Namespace) -> int:
-    from ..catalog import load_catalog
-    from ..datadir import MANIFEST_NAME, listing
+    from sitesel.acquire.catalog import load_catalog
+    from sitesel.acquire.datadir import MANIFEST_NAME, listing
 
     d = _dir(a)
     rows = listing(d, load_catalog(a.catalog))
@@ -85,7 +85,7 @@ def run_list(a: argparse.Namespace) -> int:
 
 
 def run_verify(a: argparse.Namespace) -> int:
-    from ..datadir import verify
+    from sitesel.acquire.datadir import verify
 
     results = verify(_dir(a))
     for r in results:
@@ -100,7 +100,7 @@ def run_verify(a: argparse.Namespace) -> int:
 
 
 def run_sources(a: argparse.Namespace) -> int:
-    from ..catalog import load_catalog
+    from sitesel.acquire.catalog import load_catalog
 
     cat = load_catalog(a.catalog)
     for name, layer in cat.layers.items():

@@ -17,9 +17,9 @@ def add_parser(sub) -> None:
 
 
 def run(a: argparse.Namespace) -> int:
-    from ..errors import SiteselError
-    from ..export import FORMATS, export_run, parse_formats
-    from ..rundir import read_run
+    from sitesel.errors import SiteselError
+    from sitesel.output.vector import FORMATS, export_run, parse_formats
+    from sitesel.output.runs import read_run
 
     fmts = parse_formats(a.format)
     r = read_run(a.run_dir)

@@ -18,8 +18,8 @@ def add_parser(sub) -> None:
 
 
 def run(a: argparse.Namespace) -> int:
-    from ..outputs import write_products
-    from ..rundir import read_run
+    from sitesel.output.writers import write_products
+    from sitesel.output.runs import read_run
 
     r = read_run(a.run_dir)
     if a.layers:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 
-from ..errors import SiteselError
+from sitesel.errors import SiteselError
 
 
 def weight_arg(text: str) -> tuple[str, float]:
@@ -44,7 +44,7 @@ def add_profile_options(p: argparse.ArgumentParser, park_required: bool = False)
 
 def park_names(a: argparse.Namespace) -> list[str]:
     """The park types or profile files the options name."""
-    from ..profiles import list_profiles
+    from sitesel.analysis.profiles import list_profiles
 
     if a.profile and a.park:
         raise SiteselError("give --park or --profile, not both")
@@ -57,8 +57,8 @@ def park_names(a: argparse.Namespace) -> list[str]:
 
 def profiles_from_args(a: argparse.Namespace) -> list:
     """Every requested profile with the overrides applied (validated)."""
-    from ..ahp import load_ahp
-    from ..profiles import resolve_profile
+    from sitesel.analysis.ahp import load_ahp
+    from sitesel.analysis.profiles import resolve_profile
 
     ahp = load_ahp(a.ahp) if getattr(a, "ahp", None) else None
     weights = dict(getattr(a, "weight", []) or [])
@@ -114,12 +114,12 @@ def open_study_from_args(a: argparse.Namespace, prog):
     """The study the options describe (the demo region with ``--demo``)."""
     from pathlib import Path
 
-    from ..manifest import default_manifest_path, load_manifest
-    from ..study import Study, resolve_region
+    from sitesel.io.manifest import default_manifest_path, load_manifest
+    from sitesel.study.core import Study, resolve_region
 
     if a.demo:
-        from ..cache import cache_root
-        from ..demo import DEMO_REGION, make_demo
+        from sitesel.io.cache import cache_root
+        from sitesel.demo import DEMO_REGION, make_demo
 
         manifest_path = make_demo(cache_root() / "demo")
         region = a.region or (None if a.bbox else DEMO_REGION)

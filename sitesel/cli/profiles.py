@@ -5,7 +5,7 @@ import argparse
 
 
 def add_parser(sub) -> None:
-    from .options import set_arg, weight_arg
+    from sitesel.cli.options import set_arg, weight_arg
 
     pr = sub.add_parser("profiles", help="list park types, or show the effective profile of one")
     pr.add_argument("action", nargs="?", choices=("list", "show"), default="list")
@@ -22,9 +22,9 @@ def add_parser(sub) -> None:
 
 
 def run(a: argparse.Namespace) -> int:
-    from ..errors import SiteselError
-    from ..profiles import list_profiles, load_profile, profile_toml
-    from .options import profiles_from_args
+    from sitesel.errors import SiteselError
+    from sitesel.analysis.profiles import list_profiles, load_profile, profile_toml
+    from sitesel.cli.options import profiles_from_args
 
     if a.action == "list" and not a.park and not a.profile:
         for name in list_profiles():

@@ -8,15 +8,15 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..defaults import DEFAULT_EXPORTS
-from ..errors import SiteselError
+from sitesel.defaults import DEFAULT_EXPORTS
+from sitesel.errors import SiteselError
 
 if TYPE_CHECKING:
     import numpy as np
 
 
 def add_parser(sub) -> None:
-    from .options import add_profile_options, add_study_options
+    from sitesel.cli.options import add_profile_options, add_study_options
 
     r = sub.add_parser("rank", help="rank sites for a park type over a region and write the outputs")
     # Several parks write one subfolder each and share the criterion rasters.
@@ -36,12 +36,12 @@ def add_parser(sub) -> None:
 
 
 def run(a: argparse.Namespace) -> int:
-    from ..export import parse_formats
-    from ..outputs import OutputDir
-    from ..preflight import check_inputs
-    from ..progress import Progress
-    from ..rank import check_layers, required_layers
-    from .options import open_study_from_args, profiles_from_args
+    from sitesel.output.vector import parse_formats
+    from sitesel.output.writers import OutputDir
+    from sitesel.study.checks import check_inputs
+    from sitesel.progress import Progress
+    from sitesel.analysis.ranking import check_layers, required_layers
+    from sitesel.cli.options import open_study_from_args, profiles_from_args
 
     prog = Progress(quiet=a.quiet)
     if a.top < 1:  # noqa: PLR2004
@@ -140,7 +140,7 @@ class _InPlace:
 
 
 def _available(study, measure: str) -> bool:
-    from ..measures import MEASURES
+    from sitesel.measures.catalogue import MEASURES
 
     return all(study.manifest.has(lyr) for lyr in MEASURES[measure].layers)
 
@@ -151,7 +151,7 @@ def _picklable(a: argparse.Namespace) -> argparse.Namespace:
 
 def rank_park(a: argparse.Namespace, study, profile, prog):
     """Rank one park type; returns the result and the time each step took."""
-    from ..rank import rank
+    from sitesel.analysis.ranking import rank
 
     t0 = prog.total
     before = dict(prog.timings)
@@ -168,9 +168,9 @@ def write_park(a: argparse.Namespace, study, result, timings: dict, folder: Path
                checks: dict, pool=None) -> str:
     """Write one park's outputs into ``folder`` (inside the staged output directory); returns the
     summary to print once everything is in place."""
-    from ..maplayers import context_layers
-    from ..outputs import run_record, start_picture, write_json, write_products, write_sites, write_surface
-    from ..rundir import read_run
+    from sitesel.maps.context import context_layers
+    from sitesel.output.writers import run_record, start_picture, write_json, write_products, write_sites, write_surface
+    from sitesel.output.runs import read_run
 
     t0 = time.perf_counter()
     profile = result.profile

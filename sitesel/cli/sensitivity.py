@@ -4,12 +4,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..errors import SiteselError
+from sitesel.errors import SiteselError
 
 
 def add_parser(sub) -> None:
-    from ..defaults import DEFAULT_CONCENTRATION, DEFAULT_K, DEFAULT_SAMPLES
-    from .options import add_profile_options, add_study_options
+    from sitesel.defaults import DEFAULT_CONCENTRATION, DEFAULT_K, DEFAULT_SAMPLES
+    from sitesel.cli.options import add_profile_options, add_study_options
 
     s = sub.add_parser("sensitivity", help="rank, then perturb the weights and report how robust each site's rank is",
                        description="Rank one park type, then re-score its candidate sites under N weight vectors "
@@ -30,10 +30,10 @@ def add_parser(sub) -> None:
 
 
 def run(a: argparse.Namespace) -> int:
-    from ..api import StudySession, write_run
-    from ..progress import Progress
-    from ..sensitivity import add_robustness_layer, write_extras
-    from .options import open_study_from_args, profiles_from_args
+    from sitesel.api import StudySession, write_run
+    from sitesel.progress import Progress
+    from sitesel.analysis.sensitivity import add_robustness_layer, write_extras
+    from sitesel.cli.options import open_study_from_args, profiles_from_args
 
     prog = Progress(quiet=a.quiet)
     profiles = profiles_from_args(a)

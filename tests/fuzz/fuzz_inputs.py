@@ -3,7 +3,7 @@
 Targets (each a function of bytes or of a TOML document):
 
 - ``gpkg``: a copy of the published Natural Earth ports GeoPackage, bytes flipped, zeroed,
-  inserted, deleted, copied or truncated, read with :func:`sitesel.layers.read_vector`;
+  inserted, deleted, copied or truncated, read with :func:`sitesel.io.layers.read_vector`;
 - ``geojson``: PAD-US Nevada units (real features), mutated likewise;
 - ``shapefile``: HIFLD substations around New Mexico as .shp/.shx/.dbf/.prj (one part mutated),
   and zipped;
@@ -157,7 +157,7 @@ class Fuzzer:
     def run(self, target: str, fn, payload, save: dict) -> None:
         """Call ``fn()``; a SiteselError is a clear answer, anything else a failure."""
         from sitesel.errors import SiteselError
-        from sitesel import layers, sources
+        from sitesel.io import layers, files as sources
 
         self.current.write_text(json.dumps({"target": target, **save}))
         sources.forget_infos()
@@ -193,8 +193,8 @@ class Fuzzer:
 
     # -- vector and raster files
     def gpkg(self, ops) -> None:
-        from sitesel.layers import LayerReport, read_vector
-        from sitesel.manifest import LayerSpec, Source
+        from sitesel.io.layers import LayerReport, read_vector
+        from sitesel.io.manifest import LayerSpec, Source
 
         f = self._fresh("ports.gpkg")
         f.write_bytes(mutate(self.data["gpkg"], ops))
@@ -203,8 +203,8 @@ class Fuzzer:
                  {"ports.gpkg": f.read_bytes()}, {"ops": repr(ops)})
 
     def geojson(self, ops) -> None:
-        from sitesel.layers import LayerReport, read_vector
-        from sitesel.manifest import LayerSpec, Source
+        from sitesel.io.layers import LayerReport, read_vector
+        from sitesel.io.manifest import LayerSpec, Source
 
         f = self._fresh("padus.geojson")
         f.write_bytes(mutate(self.data["geojson"], ops))
@@ -214,8 +214,8 @@ class Fuzzer:
                  {"padus.geojson": f.read_bytes()}, {"ops": repr(ops)})
 
     def shapefile(self, part: str, zipped: bool, ops) -> None:
-        from sitesel.layers import LayerReport, read_vector
-        from sitesel.manifest import LayerSpec, Source
+        from sitesel.io.layers import LayerReport, read_vector
+        from sitesel.io.manifest import LayerSpec, Source
 
         f = self._fresh("subs.shp")
         files = {}
@@ -239,8 +239,8 @@ class Fuzzer:
 
     def tiff(self, ops) -> None:
         from affine import Affine
-        from sitesel.layers import raster_info, read_raster
-        from sitesel.manifest import LayerSpec, Source
+        from sitesel.io.layers import raster_info, read_raster
+        from sitesel.io.manifest import LayerSpec, Source
 
         f = self._fresh("dem.tif")
         f.write_bytes(mutate(self.data["tiff"], ops))
@@ -254,19 +254,19 @@ class Fuzzer:
 
     # -- TOML
     def profile_doc(self, doc) -> None:
-        from sitesel.profiles import parse_profile
+        from sitesel.analysis.profiles import parse_profile
 
         self.run("profile_doc", lambda: parse_profile(doc, "fuzz.toml"), {"doc.txt": repr(doc)}, {"doc": repr(doc)[:2000]})
 
     def profile_text(self, name: str, ops) -> None:
-        from sitesel.profiles import load_profile
+        from sitesel.analysis.profiles import load_profile
 
         f = self._fresh(f"{name}.toml")
         f.write_bytes(mutate(self.profile_texts[name].encode(), ops))
         self.run("profile_text", lambda: load_profile(f), {f.name: f.read_bytes()}, {"ops": repr(ops)})
 
     def manifest_text(self, ops) -> None:
-        from sitesel.manifest import load_manifest
+        from sitesel.io.manifest import load_manifest
 
         f = self._fresh("layers.toml")
         f.write_bytes(mutate(self.manifest_src.encode(), ops))

@@ -1,0 +1,2 @@
+"""Getting the public layers: the source catalog, downloads, and conversion into the layout the manifest reads.
+"""

@@ -1,0 +1,2 @@
+"""Reading inputs: the layer manifest, reading and checking layer files, and the on-disk caches.
+"""

@@ -1,0 +1,3 @@
+"""Measures: the catalogue of what is measured at each candidate cell, the compiled kernels that measure it,
+and the engine that runs them in tiles on worker processes or Dask.
+"""

@@ -1,0 +1,2 @@
+"""Writing a run: the staged output folder, run records, vector exports and the suitability COG.
+"""
