@@ -38,10 +38,10 @@ def child(region: str, resolution: float, park: str, repeats: int, profile_to: s
     """One process: open, prepare, rank, re-rank; returns timings and counts."""
     import resource
 
-    import sitesel.measures.engine as engine
+    import sitesel.analysis.ranking as ranking
     import sitesel.io.layercache as layerstore
-    import sitesel.analysis.rerank as rerank
-    import sitesel.study.core as study_mod
+    import sitesel.measures.engine as engine
+    import sitesel.study.candidates as candidates_mod
     from sitesel.api import open_study
 
     counts = {"measures": 0, "layers_parsed": 0, "candidate_filter": 0}
@@ -65,12 +65,12 @@ def child(region: str, resolution: float, park: str, repeats: int, profile_to: s
     # compute_values(spec, names, ...): count the measures it is asked for.
     engine.compute_values = counted("measures", engine.compute_values, lambda spec, names, *a, **k: len(list(names)))
     layerstore.read_vector = counted("layers_parsed", layerstore.read_vector)
-    study_mod.Study._candidate_filter = counted("candidate_filter", study_mod.Study._candidate_filter)
-    rerank.delineate = timed("delineate", rerank.delineate)
-    rerank.describe_sites = timed("describe", rerank.describe_sites)
-    rerank.Ranker.feasible_positions = timed("feasible", rerank.Ranker.feasible_positions)
-    rerank.Ranker.cell_scores = timed("scores", rerank.Ranker.cell_scores)
-    rerank.Ranker._weigh = timed("weigh", rerank.Ranker._weigh)
+    candidates_mod.CandidateCells.filter = counted("candidate_filter", candidates_mod.CandidateCells.filter)
+    ranking.delineate = timed("delineate", ranking.delineate)
+    ranking.describe_sites = timed("describe", ranking.describe_sites)
+    ranking.Ranker.feasible_positions = timed("feasible", ranking.Ranker.feasible_positions)
+    ranking.Ranker.cell_scores = timed("scores", ranking.Ranker.cell_scores)
+    ranking.weigh_sites = timed("weigh", ranking.weigh_sites)
 
     t0 = time.perf_counter()
     s = open_study(region=region, resolution=resolution)
@@ -158,7 +158,8 @@ def main() -> int:
                 print(f"[{region} {proc} process done in {r['process_wall_s']:.1f} s]", file=sys.stderr)
     print(f"\nsitesel re-ranking, {a.park}, {a.resolution:g} m cells, {os.cpu_count()} cores "
           f"(re-rank: one criterion's weight doubled, {a.repeats} times per process)\n")
-    print("| region | process | grid | candidate cells | open (s) | prepare (s) | measures computed | layers parsed here "
+    print("| region | process | grid | candidate cells | open (s) | prepare (s) | measures computed | "
+          "layers parsed here "
           "| first rank (s) | re-rank median (s) | re-rank max (s) | target | median re-rank: scores / delineate / "
           "describe / weigh (s) | peak GiB |")
     print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|")
@@ -170,7 +171,8 @@ def main() -> int:
         c = r["counts"]
         print(f"| {r['region']} | {r['process']} | {r['grid']} | {r['candidates']:,} | {r['open_s']:.1f} | "
               f"{r['prepare_s']:.1f} | {c['measures']} | {c['layers_parsed']} | {r['first_rank_s']:.2f} | "
-              f"{r['rerank_median_s']:.3f} | {r['rerank_max_s']:.3f} | < {tgt:g} {ok} | {split} | {r['peak_gib']:.2f} |")
+              f"{r['rerank_median_s']:.3f} | {r['rerank_max_s']:.3f} | < {tgt:g} {ok} | {split} | "
+              f"{r['peak_gib']:.2f} |")
     return 0
 
 

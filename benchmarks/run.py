@@ -101,9 +101,10 @@ def _shared_inputs(region: str, res: float):
     import numpy as np
     import shapely
 
-    from sitesel.io.manifest import default_manifest_path, load_manifest
     from sitesel.analysis.profiles import load_profile
-    from sitesel.study.core import Study, resolve_region
+    from sitesel.io.manifest import default_manifest_path, load_manifest
+    from sitesel.study.core import Study
+    from sitesel.study.region import resolve_region
 
     manifest = load_manifest(default_manifest_path())
     reg = resolve_region(manifest, region, None)
@@ -143,7 +144,7 @@ def _sitesel_question(study, eligible, excluded, lines, slope_tif):
     import rasterio
     import shapely
 
-    from sitesel.measures import catalogue as measures
+    from sitesel.measures import proximity
     from sitesel.study.grid import Window, burn, tiles, to_pixel_space
 
     g = study.grid
@@ -172,8 +173,9 @@ def _sitesel_question(study, eligible, excluded, lines, slope_tif):
         if not rows.size:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         # The transform runs only where lines within reach of these cells lie (as in the engine).
-        d = measures.capped_distance_at(near_line[pad.row:pad.row + pad.height, pad.col:pad.col + pad.width],
-                                        rows + core.row - pad.row, cols + core.col - pad.col, g.res, within + 2 * h)
+        d = proximity.capped_distance_at(near_line[pad.row:pad.row + pad.height, pad.col:pad.col + pad.width],
+                                         rows + core.row - pad.row, cols + core.col - pad.col, g.res, within + 2 * h,
+                                         threads=1)  # one transform per thread
         keep = d <= within + h
         return (rows[keep] + core.row) * g.width + cols[keep] + core.col, d[keep]
 
@@ -187,19 +189,15 @@ def _sitesel_question(study, eligible, excluded, lines, slope_tif):
         return part.size - np.unique(hits[0]).size
 
     threads = os.cpu_count() or 1
-    measures.set_threads(1)  # one transform per thread
-    try:
-        with ThreadPoolExecutor(threads) as pool:
-            found = list(pool.map(near, tiles(g, 512, halo)))
-            cells = np.concatenate([f[0] for f in found])
-            d = np.concatenate([f[1] for f in found])
-            # A raster distance is within half a cell diagonal of the exact one: cells in that
-            # band around the threshold are settled with exact vector distances (GEOS works
-            # outside the GIL too).
-            band = cells[d > within - h]
-            n = cells.size - sum(pool.map(far, np.array_split(band, threads))) if band.size else cells.size
-    finally:
-        measures.set_threads(threads)
+    with ThreadPoolExecutor(threads) as pool:
+        found = list(pool.map(near, tiles(g, 512, halo)))
+        cells = np.concatenate([f[0] for f in found])
+        d = np.concatenate([f[1] for f in found])
+        # A raster distance is within half a cell diagonal of the exact one: cells in that
+        # band around the threshold are settled with exact vector distances (GEOS works
+        # outside the GIL too).
+        band = cells[d > within - h]
+        n = cells.size - sum(pool.map(far, np.array_split(band, threads))) if band.size else cells.size
     return n * g.res * g.res / 1e6
 
 
@@ -210,8 +208,8 @@ def case_question(region: str, res: float, tool: str) -> dict:
     study, eligible, excluded, lines = _shared_inputs(region, res)
     # Every tool gets the same slope of every cell, computed before the clock starts; atlite takes
     # it as a raster file, written beforehand too and read by sitesel as well.
-    from sitesel.study.grid import Tile, Window
     from sitesel.measures.catalogue import MEASURES
+    from sitesel.study.grid import Tile, Window
 
     g = study.grid
     win = Window(0, 0, g.height, g.width)
@@ -277,11 +275,11 @@ def case_floor(res: float) -> dict:
     import edt
     import numpy as np
 
-    from sitesel.measures import distance
-    from sitesel.study.grid import grid_for_bounds
     from sitesel.io.manifest import default_manifest_path, load_manifest
+    from sitesel.measures import distance
     from sitesel.measures.catalogue import MEASURES
-    from sitesel.study.core import DEFAULT_PAD_M, resolve_region
+    from sitesel.study.grid import grid_for_bounds
+    from sitesel.study.region import DEFAULT_PAD_M, resolve_region
 
     manifest = load_manifest(default_manifest_path())
     reg = resolve_region(manifest, "L48", None)

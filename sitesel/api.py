@@ -10,7 +10,8 @@
 
 Measures are computed once per study (and cached on disk, so a new Python process reuses them);
 re-ranking with new weights or constraints reuses feasible cells, criterion scores and site
-descriptions (see :mod:`sitesel.analysis.rerank`).
+descriptions (see :class:`sitesel.analysis.ranking.Ranker`). The command line runs the same
+functions (:mod:`sitesel.pipeline`).
 """
 from __future__ import annotations
 
@@ -22,17 +23,29 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from sitesel.defaults import DEFAULT_CONCENTRATION, DEFAULT_SAMPLES
-from sitesel.errors import SiteselError
-from sitesel.measures.catalogue import MEASURES
 from sitesel.analysis.profiles import Profile, apply_overrides, parse_profile, resolve_profile
-from sitesel.analysis.ranking import DEFAULT_TOP, Result
-from sitesel.analysis.rerank import Ranker
+from sitesel.analysis.ranking import DEFAULT_TOP, Ranker, Result
+from sitesel.analysis.sensitivity import Sensitivity, sensitivity
+from sitesel.defaults import DEFAULT_CONCENTRATION, DEFAULT_EXPORTS, DEFAULT_SAMPLES
+from sitesel.errors import SiteselError
+from sitesel.maps.interactive import result_map
+from sitesel.measures.catalogue import MEASURES
+from sitesel.output.sites import tidy
+from sitesel.output.staging import OutputDir
+from sitesel.output.vector import write_csv, write_geojson, write_gpkg, write_parquet
+from sitesel.pipeline.study import StudyOptions
+from sitesel.pipeline.study import open_study as open_study_from
+from sitesel.pipeline.write import RunSettings, write_park
+from sitesel.progress import Progress
+from sitesel.study.core import Study
+
+__all__ = ["RankResult", "StudySession", "explain", "open_study", "write_run", "write_sites_file"]
 
 
 def open_study(region: str | None = None, resolution: float | None = None, layers: str | Path | None = None,
                land: str = "federal", bbox: tuple[float, float, float, float] | None = None,
-               use_cache: bool = True, progress: bool = False, workers: int | None = None) -> "StudySession":
+               use_cache: bool = True, progress: bool = False, workers: int | None = None,
+               demo: bool = False) -> StudySession:
     """Open a study of ``region`` (USPS codes such as ``"AZ,NM"``, or ``"L48"``) on one grid.
 
     Parameters
@@ -51,17 +64,22 @@ def open_study(region: str | None = None, resolution: float | None = None, layer
         Read and write the on-disk cache of layers and measures.
     progress : bool
         Print progress lines to stderr.
+    workers : int, optional
+        Local worker processes for the measures (default: one per core).
+    demo : bool
+        Use the synthetic demo dataset that sitesel generates (region ``XX`` unless given).
+
+    Returns
+    -------
+    StudySession
     """
-    from sitesel.io.manifest import default_manifest_path, load_manifest
-    from sitesel.progress import Progress
-    from sitesel.study.core import Study, resolve_region
 
     if land not in ("federal", "all"):
-        raise SiteselError(f"land must be 'federal' or 'all', not {land!r}")
-    manifest = load_manifest(Path(layers) if layers else default_manifest_path())
-    prog = Progress(quiet=not progress)
-    reg = resolve_region(manifest, region, tuple(bbox) if bbox is not None else None)
-    study = Study.open(manifest, reg, resolution, use_cache=use_cache, progress=prog, workers=workers)
+        raise SiteselError(f"land must be 'federal' or 'all', not {land!r}", option="land")
+    box = (bbox[0], bbox[1], bbox[2], bbox[3]) if bbox is not None else None
+    options = StudyOptions(region=region, bbox=box, resolution=resolution,
+                           layers=layers, demo=demo, use_cache=use_cache, workers=workers)
+    study = open_study_from(options, Progress(quiet=not progress))
     return StudySession(study, land)
 
 
@@ -84,14 +102,14 @@ def _profile_with(park: str | Path | Profile, weights: dict | None, sets, ahp: d
 class StudySession:
     """An open study and land mode, ready to rank any park type (see :func:`open_study`)."""
 
-    study: object
+    study: Study
     land: str = "federal"
     ranker: Ranker = field(init=False, repr=False)
 
     def __post_init__(self):
         self.ranker = Ranker(self.study, self.land)
 
-    def __enter__(self) -> "StudySession":
+    def __enter__(self) -> StudySession:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -118,7 +136,7 @@ class StudySession:
 
     def rank(self, park: str | Path | Profile, weights: dict | None = None, set=None,  # noqa: A002
              top: int = DEFAULT_TOP, ahp: dict | None = None, force_ahp: bool = False,
-             allow_missing: bool = False) -> "RankResult":
+             allow_missing: bool = False) -> RankResult:
         """Rank a park type with optional weight and requirement overrides.
 
         Parameters
@@ -139,14 +157,12 @@ class StudySession:
             raise SiteselError("top must be at least 1")
         profile = _profile_with(park, weights, set, ahp, force_ahp)
         t = time.perf_counter()
-        ranking = self.ranker.rank(profile, top=top, allow_missing=allow_missing)
-        return RankResult(ranking.result, ranking.pool, self, time.perf_counter() - t)
+        result = self.ranker.rank(profile, top=top, allow_missing=allow_missing)
+        return RankResult(result, self, time.perf_counter() - t)
 
-    def sensitivity(self, result: "RankResult", samples: int = DEFAULT_SAMPLES, seed: int = 0,
-                    concentration: float = DEFAULT_CONCENTRATION, k: int | None = None):
+    def sensitivity(self, result: RankResult, samples: int = DEFAULT_SAMPLES, seed: int = 0,
+                    concentration: float = DEFAULT_CONCENTRATION, k: int | None = None) -> Sensitivity:
         """Robustness of ``result``'s ranking to its weights (see :mod:`sitesel.analysis.sensitivity`)."""
-        from sitesel.analysis.sensitivity import sensitivity
-
         return sensitivity(result.pool, result.profile, top=len(result.sites), k=k, samples=samples, seed=seed,
                            concentration=concentration)
 
@@ -156,9 +172,13 @@ class RankResult:
     """Ranked sites of one park type, with the score surface and what went into them."""
 
     result: Result
-    pool: gpd.GeoDataFrame
     session: StudySession = field(repr=False)
     seconds: float = 0.0
+
+    @property
+    def pool(self) -> gpd.GeoDataFrame:
+        """Every delineated candidate site, ranked (``sites`` are its first ``top``)."""
+        return self.result.pool
 
     @property
     def sites(self) -> gpd.GeoDataFrame:
@@ -199,8 +219,6 @@ class RankResult:
 
     def map(self):
         """A Folium map of the ranked sites (renders inline in Jupyter)."""
-        from sitesel.maps.interactive import result_map
-
         return result_map(self.study, self.result)
 
     def site(self, site) -> pd.Series:
@@ -254,9 +272,6 @@ def explain(row: pd.Series, profile: Profile) -> pd.DataFrame:
 
 def write_sites_file(sites: gpd.GeoDataFrame, path: Path) -> None:
     """The sites alone, in the format the suffix names (see :mod:`sitesel.output.vector`)."""
-    from sitesel.output.vector import write_csv, write_geojson, write_gpkg, write_parquet
-    from sitesel.output.writers import tidy
-
     path.parent.mkdir(parents=True, exist_ok=True)
     sites = tidy(sites)
     writer = {".csv": write_csv, ".parquet": write_parquet, ".gpkg": write_gpkg}.get(path.suffix.lower(),
@@ -264,23 +279,38 @@ def write_sites_file(sites: gpd.GeoDataFrame, path: Path) -> None:
     writer(sites, path)
 
 
-def write_run(res: RankResult, folder: Path, extra: dict | None = None, map_obj=None, also=None,
-              overwrite: bool = True) -> None:
-    """Every output of ``sitesel rank`` for a ranking, into ``folder`` (atomically).
+def write_run(res: RankResult, folder: str | Path, extra: dict | None = None, map_obj=None, also=None,
+              overwrite: bool = True, exports: tuple[str, ...] = DEFAULT_EXPORTS) -> Path:
+    """Every output of ``sitesel rank --out`` for a ranking, into ``folder`` (atomically).
 
-    ``also(staging_folder)`` may add files of its own before the folder is swapped into place.
+    Parameters
+    ----------
+    res : RankResult
+        The ranking.
+    folder : path
+        The run folder (swapped into place when complete).
+    extra : dict, optional
+        More entries for ``run.json``.
+    map_obj : folium.Map, optional
+        Written as ``map.html`` instead of the run's own map (e.g. with a robustness layer).
+    also : callable, optional
+        ``also(staging_folder)`` adds files of its own before the folder is swapped in.
+    overwrite : bool
+        Replace an earlier run's folder.
+    exports : tuple of str
+        Export formats besides GeoJSON and CSV, as ``sitesel rank --exports``.
     """
-    from sitesel.output.writers import OutputDir, run_record, write_json, write_sites, write_surface
-
     study = res.study
+    folder = Path(folder)
+    arguments = {"park": res.profile.name, "region": study.region.label, "resolution": study.grid.res,
+                 "land": res.session.land, "top": len(res.sites), "source": res.profile.source, "api": True}
+    settings = RunSettings(out=folder, land=res.session.land, top=len(res.sites), exports=tuple(exports),
+                           overwrite=overwrite, arguments=arguments)
     with OutputDir(folder, overwrite=overwrite) as tmp:
-        write_sites(res.sites, tmp)
-        write_surface(res.result, study, tmp)
-        (map_obj or res.map()).save(str(tmp / "map.html"))
-        args = {"park": res.profile.name, "region": study.region.label, "resolution": study.grid.res,
-                "land": res.session.land, "top": len(res.sites), "source": res.profile.source, "api": True}
-        record = run_record(study, res.result, args, {"rank": round(res.seconds, 3)})
-        record.update(extra or {})
-        write_json(record, tmp / "run.json")
+        write_park(settings, study, res.result, {"rank": round(res.seconds, 3)}, tmp, folder, Progress(quiet=True),
+                   extra=extra)
+        if map_obj is not None:
+            map_obj.save(str(tmp / "map.html"))
         if also is not None:
             also(tmp)
+    return folder

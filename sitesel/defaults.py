@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-
 #: Export formats ``sitesel rank`` writes besides the GeoJSON, CSV, COG and maps.
 DEFAULT_EXPORTS = ("gpkg", "parquet")
 #: Share of the smaller of two sites that must overlap for ``sitesel compare`` to match them.

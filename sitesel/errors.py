@@ -2,8 +2,8 @@
 
 Every message names the file, layer or key at fault and says what to do about it. The library
 speaks in its own keywords; the command line in its flags. A message names an option as
-``{opt:NAME}`` or ``{opt:NAME=VALUE}`` (``NAME`` spelt as the Python keyword), and
-:meth:`SiteselError.render` writes it for its reader:
+``{opt:NAME}`` or ``{opt:NAME=VALUE}`` (``NAME`` spelt as the Python keyword; ``{opt:NAME|FLAG}``
+where the flag's name differs), and :meth:`SiteselError.render` writes it for its reader:
 
 >>> e = SiteselError("pass {opt:allow_missing=True} to rank without them")
 >>> str(e)
@@ -12,6 +12,9 @@ speaks in its own keywords; the command line in its flags. A message names an op
 'pass --allow-missing to rank without them'
 >>> SiteselError("try {opt:land='all'}").render("cli")
 'try --land all'
+>>> e = SiteselError("{opt:weights|weight}: unknown criterion")
+>>> str(e), e.render("cli")
+('weights: unknown criterion', '--weight: unknown criterion')
 
 The command line prints ``sitesel: error: <message>`` (a traceback only with ``--debug``).
 """
@@ -23,15 +26,24 @@ from difflib import get_close_matches
 
 __all__ = [
     "CatalogError", "EmptyLayerError", "FetchError", "LayerError", "ManifestError", "MissingLayerError",
-    "OutputError", "ProfileError", "RegionError", "SiteselError", "closest", "did_you_mean",
+    "OutputError", "ProfileError", "RegionError", "SiteselError", "closest", "did_you_mean", "render_options",
 ]
 
-_OPTION = re.compile(r"\{opt:(\w+)(?:=([^}]*))?\}")
+_OPTION = re.compile(r"\{opt:(\w+)(?:\|(\w+))?(?:=([^}]*))?\}")
 
 
-def _option(name: str, value: str | None, style: str) -> str:
+def render_options(text: str, style: str = "api") -> str:
+    """``text`` with its ``{opt:NAME}`` placeholders spelt for ``style`` (``'api'`` or ``'cli'``).
+
+    >>> render_options("try {opt:land='all'}", "cli")
+    'try --land all'
+    """
+    return _OPTION.sub(lambda m: _option(m.group(1), m.group(2), m.group(3), style), text)
+
+
+def _option(name: str, cli_name: str | None, value: str | None, style: str) -> str:
     if style == "cli":
-        flag = "--" + name.replace("_", "-")
+        flag = "--" + (cli_name or name).replace("_", "-")
         if value is None or value == "True":
             return flag
         return f"{flag} {value.strip(chr(39))}"
@@ -56,7 +68,7 @@ class SiteselError(Exception):
 
     def render(self, style: str = "api") -> str:
         """The message on one line, with options spelt for ``style``: ``'api'`` or ``'cli'``."""
-        text = _OPTION.sub(lambda m: _option(m.group(1), m.group(2), style), super().__str__())
+        text = render_options(super().__str__(), style)
         # One line, whatever a file name, key or GDAL message dropped into it.
         return " ".join(text.split())
 

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
+
+__all__ = ["SILENT", "Progress"]
 
 
 class Progress:
@@ -22,11 +24,17 @@ class Progress:
         self._t0 = time.perf_counter()
 
     def log(self, message: str) -> None:
+        """Print ``message`` with the time since the start (unless quiet)."""
         if not self.quiet:
             print(f"[{time.perf_counter() - self._t0:6.1f}s] {message}", file=sys.stderr, flush=True)
 
+    def warn(self, message: str) -> None:
+        """Print a warning, quiet or not: something the user should know about the results."""
+        print(f"sitesel: warning: {message}", file=sys.stderr, flush=True)
+
     @contextmanager
     def step(self, name: str) -> Iterator[None]:
+        """Time the block as step ``name`` (printed when it starts, added to :attr:`timings`)."""
         self.log(f"{name} ...")
         t = time.perf_counter()
         yield
@@ -42,6 +50,7 @@ class Progress:
 
     @property
     def total(self) -> float:
+        """Seconds since this progress was made."""
         return time.perf_counter() - self._t0
 
 

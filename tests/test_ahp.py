@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from sitesel.analysis.ahp import ahp_from_table, ahp_weights
+from sitesel.analysis.profiles import load_profile, resolve_profile
 from sitesel.cli import main
 from sitesel.errors import ProfileError
-from sitesel.analysis.profiles import load_profile, resolve_profile
 
 # Saaty, T. L. (1990). How to make a decision: The Analytic Hierarchy Process. European Journal
 # of Operational Research 48(1), 9-26. The "buying a house" example: eight criteria (size of house,

@@ -10,9 +10,9 @@ import pytest
 from geopandas.testing import assert_geodataframe_equal
 
 import sitesel
-from sitesel.errors import ProfileError, SiteselError
 from sitesel.analysis.profiles import load_profile, resolve_profile
 from sitesel.analysis.ranking import rank
+from sitesel.errors import ProfileError, SiteselError
 
 REGION, RES, PARK = "NM", 1000.0, "semiconductor_fab"
 
@@ -92,7 +92,8 @@ def test_result_surface_map_explain_and_files(session, base, tmp_path):
     with pytest.raises(SiteselError, match="no site ranked"):
         base.explain(999)
     folder = base.to_file(tmp_path / "run")
-    assert {"sites.geojson", "sites.csv", "suitability.tif", "map.html", "run.json"} <= {p.name for p in folder.iterdir()}
+    assert ({"sites.geojson", "sites.csv", "suitability.tif", "map.html", "run.json"}
+            <= {p.name for p in folder.iterdir()})
     run = json.loads((folder / "run.json").read_text())
     assert run["park"] == PARK and run["profile"]["criteria"]["water_stress"]["weight"] == pytest.approx(0.15)
     back = gpd.read_file(base.to_file(tmp_path / "sites.geojson"))
@@ -123,3 +124,18 @@ def test_a_second_process_reuses_the_disk_cache(session, base, tmp_path):
             "print(calls, round(float(r.sites['score'].iloc[0]), 6))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")[0]
     assert out == f"[] {round(float(base.sites['score'].iloc[0]), 6)}"
+
+
+def test_to_file_writes_what_rank_out_writes(session, base, tmp_path):
+    # One writer behind both: the same files, and the same sites byte for byte.
+    from sitesel.cli import main
+
+    cli = tmp_path / "cli"
+    assert main(["rank", "--park", PARK, "--region", REGION, "--resolution", str(int(RES)), "--quiet",
+                 "--out", str(cli)]) == 0
+    api = base.to_file(tmp_path / "api")
+    assert sorted(p.name for p in api.iterdir()) == sorted(p.name for p in cli.iterdir())
+    for name in ("sites.geojson", "sites.csv"):
+        assert (api / name).read_bytes() == (cli / name).read_bytes(), name
+    runs = [json.loads((d / "run.json").read_text()) for d in (api, cli)]
+    assert runs[0]["profile"] == runs[1]["profile"] and runs[0]["stats"]["sites"] == runs[1]["stats"]["sites"]

@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from sitesel.cli import main
 from sitesel.analysis.profiles import list_profiles
+from sitesel.cli import main
 
 PARKS = ["semiconductor_fab", "ai_datacenter", "ai_hardware", "pharma", "critical_minerals",
          "battery_plant", "energy_smr", "energy_solar", "shipyard", "quantum"]
@@ -50,7 +50,8 @@ def test_errors_are_one_line_with_status_2(argv, msg, capsys, tmp_path, monkeypa
 def test_missing_layer_is_named_and_allow_missing_reports_dropped_weight(tmp_path, capsys, national):
     # Drop the counties table (an unknown layer name would itself be an error).
     lines, skip = [], False
-    for line in national.path.read_text().replace('root = "../../../shared/data"', f'root = "{national.root}"').splitlines():
+    for line in (national.path.read_text()
+                 .replace('root = "../../../shared/data"', f'root = "{national.root}"').splitlines()):
         if line.startswith("[layers."):
             skip = line.strip() == "[layers.counties]"
         if not skip:

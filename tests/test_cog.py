@@ -13,7 +13,8 @@ def _mean_2x2(a: np.ndarray) -> np.ndarray:
     h, w = a.shape
     p = np.full((h + h % 2, w + w % 2), np.nan, np.float32)
     p[:h, :w] = a
-    blocks = p.reshape(p.shape[0] // 2, 2, p.shape[1] // 2, 2).transpose(0, 2, 1, 3).reshape(p.shape[0] // 2, p.shape[1] // 2, 4)
+    blocks = (p.reshape(p.shape[0] // 2, 2, p.shape[1] // 2, 2).transpose(0, 2, 1, 3)
+              .reshape(p.shape[0] // 2, p.shape[1] // 2, 4))
     n = np.isfinite(blocks).sum(axis=2)
     s = np.where(np.isfinite(blocks), blocks, 0).astype(np.float64).sum(axis=2)
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import shapely
 
-from sitesel.cli import main
 from sitesel.analysis.compare import compare, match_sites
+from sitesel.cli import main
 
 REGION, RES, PARK = "NM", 1000.0, "semiconductor_fab"
 

@@ -31,10 +31,13 @@ def test_sums_at_chosen_cells_are_the_convolutions(r):
 def test_population_measure_is_the_same_whichever_way_it_is_summed(national, monkeypatch):
     """On the real county populations over four states, people within 45 km and 80 km of every
     candidate cell are identical by FFT and by sums at the cells, tile by tile."""
-    from sitesel.measures import catalogue as measures
-    from sitesel.measures.engine import plan_tiles, tile_cells
+    from sitesel.measures import focal
+    from sitesel.measures.catalogue import MEASURES
+    from sitesel.measures.engine import plan_tiles
+    from sitesel.study.core import Study
+    from sitesel.study.grid import tile_cells
     from sitesel.study.inputs import inputs_for
-    from sitesel.study.core import Study, resolve_region
+    from sitesel.study.region import resolve_region
 
     region = resolve_region(national, "AZ,NM,NV,UT", None)
     with Study.open(national, region, 2000, use_cache=True, workers=1) as st:
@@ -44,11 +47,11 @@ def test_population_measure_is_the_same_whichever_way_it_is_summed(national, mon
         for name in ("pop_45km", "pop_80km"):
             got = {}
             for step_cost in (0.0, 1e9):  # always at the cells, always by FFT
-                monkeypatch.setattr(measures, "DIRECT_STEP_COST", step_cost)
+                monkeypatch.setattr(focal, "DIRECT_STEP_COST", step_cost)
                 parts = []
                 for tile in plan_tiles(spec.grid, name, spec.cap_km, tile_size=256):
                     _, local = tile_cells(cells, spec.grid, tile)
-                    parts.append(measures.MEASURES[name].compute(inputs, tile, local))
+                    parts.append(MEASURES[name].compute(inputs, tile, local))
                 got[step_cost] = np.concatenate(parts)
             assert np.array_equal(got[0.0], got[1e9]), name
             assert got[0.0].size > 10_000 and got[0.0].max() > 1e6

@@ -62,8 +62,9 @@ def test_no_cells_and_no_features():
 @pytest.mark.parametrize("cap_km", [15.0, 150.0])
 def test_real_lines_over_a_region(national, cap_km):
     """The >= 230 kV lines burnt over four states at 1 km: every candidate-like cell exact."""
+    from sitesel.study.core import Study
     from sitesel.study.grid import Window, burn, to_pixel_space
-    from sitesel.study.core import Study, resolve_region
+    from sitesel.study.region import resolve_region
 
     region = resolve_region(national, "AZ,NM,NV,UT", None)
     with Study.open(national, region, 1000, use_cache=True, workers=1) as stdy:

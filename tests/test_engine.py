@@ -45,9 +45,9 @@ def test_small_tiles_give_the_same_raster_and_sites(untiled, tmp_path):
 
 
 def test_worker_processes_give_the_same_raster_and_sites(untiled, tmp_path, monkeypatch):
-    from sitesel.measures import engine
+    from sitesel.measures import executors
 
-    monkeypatch.setattr(engine, "MIN_PARALLEL_WORK", 0)  # the region is small: force the pool
+    monkeypatch.setattr(executors, "MIN_PARALLEL_WORK", 0)  # the region is small: force the pool
     pooled = _run(tmp_path, "workers", "--workers", "2", "--tile-size", "128")
     assert pooled[2]["engine"]["executor"] == "processes" and untiled[2]["engine"]["executor"] == "serial"
     _same(untiled, pooled)
@@ -63,9 +63,9 @@ def test_dask_local_cluster_gives_the_same_raster_and_sites(untiled, tmp_path):
 def test_workers_reading_layers_ahead_give_the_same_raster_and_sites(untiled, tmp_path, monkeypatch):
     """With a disk cache, worker processes read every layer ahead while the main process checks
     inputs; the main process then takes the layers from the cache."""
-    from sitesel.measures import engine
+    from sitesel.measures import executors
 
-    monkeypatch.setattr(engine, "MIN_PARALLEL_WORK", 0)
+    monkeypatch.setattr(executors, "MIN_PARALLEL_WORK", 0)
     monkeypatch.setenv("SITESEL_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "ahead"
     assert main([*[a for a in RUN if a != "--no-cache"], "--workers", "2", "--out", str(out)]) == 0
@@ -78,12 +78,13 @@ def test_workers_reading_layers_ahead_give_the_same_raster_and_sites(untiled, tm
     # The layer reports (repairs, sentinels) survive the trip through the cache.
     # (The serial run also read, itself, the layers that only the workers needed here.)
     assert record["layers"] == {k: v for k, v in untiled[2]["layers"].items() if k in record["layers"]}
-    assert record["layers"]["federal_lands"]["repaired"] > 0 and record["layers"]["protected_areas"]["invalid_rasterised"] > 0
+    assert (record["layers"]["federal_lands"]["repaired"] > 0
+            and record["layers"]["protected_areas"]["invalid_rasterised"] > 0)
 
 
 def test_tiling_positions_match_tile_by_tile_search(untiled):
-    from sitesel.measures.engine import Tiling, tile_cells
-    from sitesel.study.grid import Grid, tiles
+    from sitesel.measures.engine import Tiling
+    from sitesel.study.grid import Grid, tile_cells, tiles
 
     grid = Grid(crs="EPSG:5070", res=500.0, xmin=0.0, ymax=0.0, width=1000, height=700)
     cells = np.sort(np.random.default_rng(1).choice(grid.size, 50_000, replace=False))
@@ -98,8 +99,7 @@ def test_tiling_positions_match_tile_by_tile_search(untiled):
 def test_tile_cells_of_any_tile_are_its_core_cells_in_order():
     """Positions and in-core indices of a tile's cells, found row by row, are those of dividing
     every cell: tiles at the edges, inside, one cell wide, and without cells."""
-    from sitesel.measures.engine import tile_cells
-    from sitesel.study.grid import Grid, Tile, Window
+    from sitesel.study.grid import Grid, Tile, Window, tile_cells
 
     grid = Grid(crs="EPSG:5070", res=500.0, xmin=0.0, ymax=0.0, width=1000, height=700)
     cells = np.sort(np.random.default_rng(4).choice(grid.size, 60_000, replace=False))
@@ -118,14 +118,14 @@ def test_tile_cells_of_any_tile_are_its_core_cells_in_order():
 def test_large_results_come_back_from_workers_through_files(tmp_path):
     """Values of a megabyte or more travel through a file that is gone once read; smaller ones
     through the pipe; either way the caller gets the same tuple."""
-    from sitesel.measures.engine import SPILL_BYTES, _spill_values, _unspill_values
+    from sitesel.measures.executors import SPILL_BYTES, spill_values, unspill_values
 
     big = np.arange(SPILL_BYTES // 4 + 3, dtype=np.float32)
     small = np.arange(10, dtype=np.float32)
     for values in (big, small):
-        sent = _spill_values(lambda v: ("m", 3, v, 0.5, 1.0), values, str(tmp_path))
+        sent = spill_values(lambda v: ("m", 3, v, 0.5, 1.0), values, str(tmp_path))
         assert isinstance(sent[2], np.ndarray) == (values is small)
-        got = _unspill_values(sent)
+        got = unspill_values(sent)
         assert got[:2] == ("m", 3) and got[3:] == (0.5, 1.0)
         assert np.array_equal(got[2], values) and got[2].dtype == np.float32
     assert not list(tmp_path.iterdir())
@@ -134,8 +134,7 @@ def test_large_results_come_back_from_workers_through_files(tmp_path):
 def test_tile_cells_of_whole_rows_match_the_general_search():
     """Tiles spanning whole rows (the whole grid, or strips) skip the per-cell division: the
     positions and in-core indices must be those of the general search."""
-    from sitesel.measures.engine import tile_cells
-    from sitesel.study.grid import Grid, Tile, Window
+    from sitesel.study.grid import Grid, Tile, Window, tile_cells
 
     grid = Grid(crs="EPSG:5070", res=500.0, xmin=0.0, ymax=0.0, width=1000, height=700)
     cells = np.sort(np.random.default_rng(3).choice(grid.size, 60_000, replace=False))

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import geopandas as gpd
 import pytest
+import realcopies as rc
 import shapely
 
-import realcopies as rc
 from sitesel.cli import main
 
 NM = ["--region", "NM", "--resolution", "2000"]
@@ -77,7 +77,7 @@ BAD_ENTRIES = {
     "missing_file": ("federal_lands", 'path = "federal_lands/federal_lands_coarse_usgs_natatlas.gkpg"\n'
                      'layer = "federal_lands_polygons"\nfields = { agency = "agency" }',
                      ["layer 'federal_lands'", "file not found", "natatlas.gkpg",
-                      "did you mean federal_lands_coarse_usgs_natatlas.gpkg", "fix its path in the layer manifest"]),
+                      "did you mean 'federal_lands_coarse_usgs_natatlas.gpkg'", "fix its path in the layer manifest"]),
     "unsupported_format": ("power_plants", 'path = "grid/PROVENANCE.md"\nfields = { mw = "Total_MW" }',
                            ["layer 'power_plants'", "PROVENANCE.md", "unsupported format '.md'", "convert it to"]),
     "csv_without_coordinates": ("power_plants", 'path = "grid/raw/Power_Plants.csv"\nfields = { mw = "Total_MW" }',
@@ -100,7 +100,8 @@ BAD_ENTRIES = {
                                 ["layer 'transmission_lines'", "no column 'VOLTAGE'", "did you mean 'voltage_kv'"]),
     "attribute_of_wrong_type": ("substations", 'path = "grid/substations_hifld.gpkg"\nlayer = "substations_conus"\n'
                                 'fields = { max_kv = "max_volt_basis" }',
-                                ["layer 'substations'", "column 'max_volt_basis' (mapped to 'max_kv') holds text such as",
+                                ["layer 'substations'",
+                                 "column 'max_volt_basis' (mapped to 'max_kv') holds text such as",
                                  "not numbers", "map max_kv to a numeric column"]),
 }
 
@@ -195,7 +196,8 @@ def test_layer_without_crs_is_refused(tmp_path, capsys, previous_run):
 def test_layer_without_crs_is_accepted_with_crs_in_manifest(tmp_path, capsys):
     shp = rc.without_prj(rc.subset(rc.SUBSTATIONS, "substations_conus"), tmp_path / "subs.shp")
     m = rc.manifest(tmp_path, substations=f'path = "{shp}"\ncrs = "EPSG:4326"\n'
-                                          'fields = { max_kv = "max_volt_k", name = "name" }\nsentinels = { max_kv = [-999999] }')
+                                          'fields = { max_kv = "max_volt_k", name = "name" }\n'
+                                          'sentinels = { max_kv = [-999999] }')
     run, _ = succeeds([*FAB, *NM_SMALL, "--layers", str(m)], tmp_path, capsys)
     assert run["stats"]["sites"] > 0
 
@@ -262,7 +264,8 @@ def test_invalid_geometries_are_repaired_and_counted(tmp_path, capsys):
     f = tmp_path / "federal.gpkg"
     fl.to_file(f, layer="federal_lands_polygons", engine="pyogrio")
     m = rc.manifest(tmp_path, federal_lands=f'path = "{f}"\nlayer = "federal_lands_polygons"\n'
-                                            'fields = { agency = "agency", unit = "name" }\nagency_map = { FS = "USFS", BOR = "USBR" }')
+                                            'fields = { agency = "agency", unit = "name" }\n'
+                                            'agency_map = { FS = "USFS", BOR = "USBR" }')
     run, err = succeeds([*FAB, *NM_SMALL, "--layers", str(m)], tmp_path, capsys)
     invalid_after_projection = int((~fl.to_crs(5070).geometry.is_valid).sum())
     assert len(broken) >= 10
@@ -289,8 +292,10 @@ def test_empty_layer(tmp_path, capsys, previous_run):
 
 def test_layer_not_reaching_the_region(tmp_path, capsys, previous_run):
     # The raw HIFLD table covers 19 central states only: none near Nevada.
-    m = rc.manifest(tmp_path, substations='path = "grid/substations_hifld.gpkg"\nlayer = "substations_hifld_19_central_states"\n'
-                                          'fields = { max_kv = "max_volt", name = "name" }\nsentinels = { max_kv = [-999999] }')
+    m = rc.manifest(tmp_path, substations='path = "grid/substations_hifld.gpkg"\n'
+                                          'layer = "substations_hifld_19_central_states"\n'
+                                          'fields = { max_kv = "max_volt", name = "name" }\n'
+                                          'sentinels = { max_kv = [-999999] }')
     fails([*FAB, "--region", "NV", "--resolution", "4000", "--layers", str(m)], tmp_path, capsys, previous_run,
           "layer 'substations'", "substations_hifld.gpkg", "does not reach region NV", "lon -106.",
           "point the manifest at a layer that covers NV")
@@ -425,7 +430,8 @@ def test_grid_that_cannot_fit_in_memory_names_what_would(tmp_path, capsys, previ
     assert suggested > 20
     # ... and the suggested resolution is admitted by the same check (without reading layers).
     from sitesel.io.manifest import default_manifest_path, load_manifest
-    from sitesel.study.core import Study, resolve_region
+    from sitesel.study.core import Study
+    from sitesel.study.region import resolve_region
 
     manifest = load_manifest(default_manifest_path())
     region = resolve_region(manifest, "L48", None)
@@ -452,14 +458,17 @@ def _profile(tmp_path, old: str, new: str) -> Path:
     ("[criteria.airport]", "[criterias.airport]", ["unknown key 'criterias'", "did you mean 'criteria'"]),
     ("weight = 0.12", "weight = -0.12", ["criteria.substation_345kv.weight = -0.12 is negative", "must be >= 0"]),
     ("weight = 0.12", "weight = nan", ["criteria.substation_345kv.weight: expected a finite number"]),
-    ("max = 15 ", 'max = "15 km" ', ["constraints.tx_230kv.max is the text '15 km'", "write a bare number in km, e.g. 15"]),
+    ("max = 15 ", 'max = "15 km" ', ["constraints.tx_230kv.max is the text '15 km'",
+                                     "write a bare number in km, e.g. 15"]),
     ("max = 15 ", 'max = "9 mi" ', ["constraints.tx_230kv.max is the text '9 mi'", "in km, e.g. 14.4841"]),
     ("max = 15 ", "max = 15000 ", ["constraints.tx_230kv.max = 15000 is outside the plausible 0..5000 km",
                                    "distances are in km"]),
-    ("max = 7 ", "max = 700 ", ["constraints.slope.max = 700 is outside the plausible 0..100 %", "slope is in percent"]),
+    ("max = 7 ", "max = 700 ", ["constraints.slope.max = 700 is outside the plausible 0..100 %",
+                                "slope is in percent"]),
     ('eligible_agencies = ["BLM"', 'eligible_agencies = ["BLN"', ["unknown agency 'BLN'", "did you mean 'BLM'"]),
     ('eligible_agencies = ["BLM"', 'eligible_agencies = ["NPS"', ["lists NPS, whose land is never eligible"]),
-    ("thresholds = [230, 345, 500]", "thresholds = [345, 230, 500]", ["criteria.voltage_class.thresholds must be ascending"]),
+    ("thresholds = [230, 345, 500]", "thresholds = [345, 230, 500]",
+     ["criteria.voltage_class.thresholds must be ascending"]),
     ("min_acres = 500", "min_acres = 5e9", ["footprint.min_acres = 5e+09 must be a positive number of acres"]),
 ])
 def test_bad_profile(tmp_path, capsys, previous_run, old, new, fragments):
@@ -482,7 +491,8 @@ def test_footprint_larger_than_any_eligible_area(tmp_path, capsys):
     out = tmp_path / "big"
     assert main(["rank", "--park", str(p), *NM, "--quiet", "--out", str(out)]) == 0
     said = capsys.readouterr().out
-    assert "no candidate sites in NM: the footprint of 9,000,000 acres is larger than any contiguous feasible area" in said
+    assert ("no candidate sites in NM: the footprint of 9,000,000 acres is larger than any contiguous "
+            "feasible area") in said
     assert "lower footprint.min_acres" in said
     run = json.loads((out / "run.json").read_text())
     assert run["stats"]["sites"] == 0 and run["stats"]["feasible_acres"] > 0 and "footprint" in run["outcome"]
@@ -582,7 +592,7 @@ def test_internal_error_is_one_line_with_status_1(tmp_path, capsys, monkeypatch)
     def broken(*a, **k):
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr(sitesel.analysis.ranking, "rank", broken)
+    monkeypatch.setattr(sitesel.analysis.ranking.Ranker, "rank", broken)
     out = tmp_path / "out"
     assert main([*FAB, *NM_SMALL, "--quiet", "--out", str(out)]) == 1
     err = capsys.readouterr().err

@@ -14,8 +14,8 @@ import pytest
 import shapely
 
 from sitesel.cli import main
-from sitesel.output.vector import COORD_DECIMALS, FORMATS, read_export, rfc7946_problems
 from sitesel.output.runs import read_run
+from sitesel.output.vector import COORD_DECIMALS, FORMATS, read_export, rfc7946_problems
 
 #: Geometry agrees within this many degrees (GeoJSON keeps 6 decimals: 1e-6 deg ~ 0.1 m).
 DEG_TOL = 1.5e-6
@@ -53,7 +53,8 @@ def test_geojson_is_rfc7946(exported):
     assert rfc7946_problems(doc) == []
     coords = shapely.get_coordinates(shapely.from_geojson(json.dumps(doc["features"][0]["geometry"])))
     # lon/lat order: the US is at negative longitudes, latitudes between 24 and 50
-    assert (coords[:, 0] < -100).all() and (coords[:, 0] > -125).all() and ((coords[:, 1] > 30) & (coords[:, 1] < 43)).all()
+    assert ((coords[:, 0] < -100).all() and (coords[:, 0] > -125).all()
+            and ((coords[:, 1] > 30) & (coords[:, 1] < 43)).all())
 
 
 def test_rfc7946_check_catches_bad_documents():
@@ -66,7 +67,8 @@ def test_rfc7946_check_catches_bad_documents():
     assert any("wrong way" in p for p in rfc7946_problems(cw))
     latlon = json.loads(json.dumps(good))
     latlon["features"][0]["geometry"]["coordinates"] = [[[y, x] for x, y in ring[::-1]]]
-    assert any("outside" in p for p in rfc7946_problems(latlon)) or any("wrong way" in p for p in rfc7946_problems(latlon))
+    assert (any("outside" in p for p in rfc7946_problems(latlon))
+            or any("wrong way" in p for p in rfc7946_problems(latlon)))
     crs = dict(good, crs={"type": "name", "properties": {"name": "EPSG:4326"}})
     assert "has a crs member" in rfc7946_problems(crs)
     fine = json.loads(json.dumps(good))
@@ -130,7 +132,8 @@ def test_gpkg_has_context_layers_clipped_and_qgis_styles(fab_run, exported):
     eligible = set(run.eligible_agencies)
     assert set(gpd.read_file(exported / "sites.gpkg", layer="federal_land")["agency"]) <= eligible
     with sqlite3.connect(exported / "sites.gpkg") as con:
-        rows = con.execute("SELECT f_table_name, f_geometry_column, styleQML, useAsDefault FROM layer_styles").fetchall()
+        rows = con.execute("SELECT f_table_name, f_geometry_column, styleQML, useAsDefault "
+                           "FROM layer_styles").fetchall()
         kinds = dict(con.execute("SELECT table_name, data_type FROM gpkg_contents").fetchall())
     assert kinds["layer_styles"] == "attributes"
     styled = {r[0] for r in rows}

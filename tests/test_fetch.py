@@ -18,12 +18,12 @@ import pandas as pd
 import pyogrio
 import pytest
 import rasterio
-
 from _http_servers import ArcGISServer, StaticServer
+
 from sitesel.acquire.arcgis import download_layer
+from sitesel.acquire.http import RetryPolicy, download
 from sitesel.cli import main
 from sitesel.errors import FetchError
-from sitesel.acquire.http import RetryPolicy, download
 from sitesel.io.layers import read_vector
 from sitesel.io.manifest import default_manifest_path, load_manifest
 
@@ -57,7 +57,8 @@ def published(tmp_path_factory, shared_data) -> Path:
     root = tmp_path_factory.mktemp("published")
     sd = shared_data
     rd = lambda rel, layer=None, cols=None: gpd.read_file(sd / rel, layer=layer, columns=cols)  # noqa: E731
-    _zip_shapefile(rd("boundaries/us_states_census_cb2016_500k.gpkg", "states", ["stusps", "name"]), root / "states.zip")
+    _zip_shapefile(rd("boundaries/us_states_census_cb2016_500k.gpkg", "states", ["stusps", "name"]),
+                   root / "states.zip")
     _geojson(rd("federal_lands/federal_lands_coarse_usgs_natatlas.gpkg", "federal_lands_polygons", ["agency", "name"]),
              root / "federal_lands.geojson")
     (root / "padus").mkdir()
@@ -116,7 +117,8 @@ def write_catalog(path: Path, published: Path, base: str, arcgis_url: str) -> Pa
         _source("states", f"{base}/states.zip", "zip-shapefile", fields='["stusps", "name"]',
                 sha256=_sha(published / "states.zip")),
         _source("fed", f"{base}/federal_lands.geojson", "geojson", fields='["agency"]'),
-        *[_source(f"padus{i}", f"{base}/padus/{n}", "geojson", fields='["NAME", "MANNAME"]') for i, n in enumerate(padus)],
+        *[_source(f"padus{i}", f"{base}/padus/{n}", "geojson", fields='["NAME", "MANNAME"]')
+          for i, n in enumerate(padus)],
         _source("lines", arcgis_url, "arcgis", fields='["voltage_kv"]', page_size="250"),
         _source("subs", f"{base}/substations.csv", "csv", x="lon", y="lat", crs="EPSG:4326",
                 fields='["max_volt_kv_best", "name"]'),
@@ -126,7 +128,8 @@ def write_catalog(path: Path, published: Path, base: str, arcgis_url: str) -> Pa
         _source("lakes", f"{base}/lakes.zip", "zip-shapefile"),
         _source("lakes_na", f"{base}/lakes_na.zip", "zip-shapefile"),
         _source("aqueduct", f"{base}/aqueduct.geojson", "geojson", fields='["bws_cat"]'),
-        _source("roads", f"{base}/highways.gpkg", "gpkg", layer="us_highways", sha256=_sha(published / "highways.gpkg")),
+        _source("roads", f"{base}/highways.gpkg", "gpkg", layer="us_highways",
+                sha256=_sha(published / "highways.gpkg")),
         _source("rail", f"{base}/railroads.zip", "zip-shapefile"),
         _source("ports", f"{base}/ports.zip", "zip-shapefile", sha256=_sha(published / "ports.zip")),
         _source("airports", f"{base}/airports.zip", "zip-shapefile", fields='["type"]'),
@@ -248,8 +251,9 @@ def test_arcgis_paging_asks_no_more_than_max_record_count(tmp_path, servers, sha
 
 def _engine_bbox(manifest, region: str, resolution: float):
     """The lon/lat box the engine reads vector layers over for a rank of ``region``."""
+    from sitesel.study.core import Study
     from sitesel.study.inputs import READ_MARGIN_DEG
-    from sitesel.study.core import Study, resolve_region
+    from sitesel.study.region import resolve_region
 
     study = Study.open(manifest, resolve_region(manifest, region, None), resolution, use_cache=False)
     w, s, e, n = study.grid.lonlat_bounds()
@@ -409,5 +413,6 @@ def test_data_dir_defaults_to_platformdirs_and_env(monkeypatch, tmp_path):
 
 
 def test_unknown_layer_is_a_user_error(tmp_path, catalog, capsys):
-    assert main(["data", "fetch", "--catalog", str(catalog), "--dir", str(tmp_path), "--layers", "transmision_lines"]) == 2
+    assert main(["data", "fetch", "--catalog", str(catalog), "--dir", str(tmp_path),
+                 "--layers", "transmision_lines"]) == 2
     assert "did you mean 'transmission_lines'" in capsys.readouterr().err

@@ -55,8 +55,9 @@ def test_geometries_handed_to_gdal_as_coordinate_slices_burn_the_same_cells(nati
     burnt in order, and with and without all-touched, the cells are those of the shapely objects."""
     from rasterio import features
 
+    from sitesel.study.core import Study
     from sitesel.study.grid import geojson_like, to_pixel_space
-    from sitesel.study.core import Study, resolve_region
+    from sitesel.study.region import resolve_region
 
     region = resolve_region(national, "AZ,NM", None)
     with Study.open(national, region, 2000, use_cache=True, workers=1) as st:
@@ -117,7 +118,7 @@ def test_burning_leaves_the_garbage_collector_as_it_found_it():
             gc.enable() if enabled else gc.disable()
             assert burn([poly], Window(0, 0, 8, 8)).sum() == 16
             assert gc.isenabled() is enabled
-            with pytest.raises(Exception):
+            with pytest.raises(TypeError):
                 burn([poly], Window(0, 0, 8, 8), dtype="not-a-dtype")
             assert gc.isenabled() is enabled
     finally:

@@ -7,8 +7,10 @@ import pandas as pd
 import pytest
 
 from sitesel.errors import LayerError, ManifestError
-from sitesel.io.layers import LayerReport, classify_designation, read_vector
+from sitesel.io.attributes import classify_designation
+from sitesel.io.layers import LayerReport, read_vector
 from sitesel.io.manifest import load_manifest
+from sitesel.io.raster import raster_info, read_raster
 
 
 def _manifest(tmp_path, body: str, shared_data):
@@ -118,7 +120,8 @@ fields = { mw = "Total_MW", fuel = "PrimSource", name = "Plant_Name" }
 """, shared_data)
     bbox = (-109.1, 31.3, -103.0, 37.0)
     csv = read_vector(m["power_plants"], "EPSG:5070", bbox)
-    gpkg = read_vector(load_manifest(Path(__file__).resolve().parents[1] / "data/manifests/national.toml")["power_plants"],
+    gpkg = read_vector(load_manifest(Path(__file__).resolve().parents[1]
+                                     / "data/manifests/national.toml")["power_plants"],
                        "EPSG:5070", bbox)
     assert len(csv) > 50 and csv.crs == gpkg.crs
     assert np.isclose(csv["mw"].sum(), gpkg["mw"].sum(), rtol=1e-6)
@@ -153,10 +156,8 @@ fields = {{ max_kv = "_rval_" }}
     assert a.geometry.geom_equals_exact(b.geometry, 1e-6).all() and (a["max_kv"] == b["max_kv"]).all()
 # ------------------------------------------------------------------ checks on copies of real files
 import geopandas as gpd  # noqa: E402
-import shapely  # noqa: E402
-
 import realcopies as rc  # noqa: E402
-from sitesel.io.layers import raster_info, read_raster
+import shapely  # noqa: E402
 
 
 def _spec(tmp_path, name, body):
@@ -187,7 +188,8 @@ def test_crs_from_manifest_when_the_file_has_none(tmp_path):
     subs = rc.subset(rc.SUBSTATIONS, "substations_conus")
     shp = rc.without_prj(subs, tmp_path / "subs.shp")
     with pytest.raises(LayerError, match="has no CRS"):
-        read_vector(_spec(tmp_path, "substations", f'path = "{shp}"\nfields = {{ max_kv = "max_volt_k" }}'), "EPSG:5070")
+        read_vector(_spec(tmp_path, "substations", f'path = "{shp}"\n'
+                                                   'fields = { max_kv = "max_volt_k" }'), "EPSG:5070")
     gdf = read_vector(_spec(tmp_path, "substations", f'path = "{shp}"\ncrs = "EPSG:4326"\n'
                                                      'fields = { max_kv = "max_volt_k" }'), "EPSG:5070")
     assert gdf.geometry.distance(subs.to_crs(5070).geometry.reset_index(drop=True)).max() < 0.01

@@ -12,9 +12,11 @@ import shapely
 
 from sitesel.cli import main
 from sitesel.maps.context import CLIP_MARGIN_M, context_layers
-from sitesel.maps.interactive import _context_frame, display_frames, esc, render_map, site_map, site_popup
-from sitesel.output.runs import read_run
+from sitesel.maps.display import context_frame, display_frames
+from sitesel.maps.interactive import render_map, site_map
+from sitesel.maps.popups import esc, site_popup
 from sitesel.maps.vendored import ASSETS, external_links, inline_assets, url_table
+from sitesel.output.runs import read_run
 
 #: The issue's ceiling for a four-state map.
 MAX_MAP_BYTES = 15_000_000
@@ -138,7 +140,7 @@ def test_context_over_budget_is_thinned_then_simplified(context):
 def test_context_tooltips_are_escaped(context):
     lines = context["transmission_lines"].head(3).copy()
     lines["label"] = '<img src=x onerror=alert(1)> `${1}`'
-    tips = _context_frame("transmission_lines", lines, 100.0)["tip"]
+    tips = context_frame("transmission_lines", lines, 100.0)["tip"]
     assert all(t.startswith("&lt;img") and "`" not in t and "$" not in t for t in tips)
 
 
@@ -165,15 +167,15 @@ def test_picture_background_fills_polygons_around_their_holes_and_draws_every_li
     multi-part geometry and every ring of a polygon is drawn."""
     import geopandas as gpd
 
-    from sitesel.maps.static import _line_collection, _render
+    from sitesel.maps.static import line_collection, render_layers
 
     donut = shapely.Polygon([(0, 0), (100, 0), (100, 100), (0, 100)], [[(30, 30), (70, 30), (70, 70), (30, 70)]])
     land = gpd.GeoDataFrame({"agency": ["BLM"]}, geometry=[donut], crs="EPSG:5070")
-    img = _render(("federal_land",), {"federal_land": land}, None, (0.0, 100.0, 0.0, 100.0))
+    img = render_layers(("federal_land",), {"federal_land": land}, None, (0.0, 100.0, 0.0, 100.0))
     h, w = img.shape[:2]
     assert img[h // 2, w // 2, 3] == 0  # the hole
     assert img[int(h * 0.85), int(w * 0.15), 3] > 0  # the ring around it
 
     multi = shapely.MultiLineString([[(0, 0), (1, 1)], [(2, 2), (3, 3), (4, 2)]])
-    segs = _line_collection([multi, donut, None]).get_segments()
+    segs = line_collection([multi, donut, None]).get_segments()
     assert sorted(len(s) for s in segs) == [2, 3, 5, 5]

@@ -3,9 +3,13 @@ import numpy as np
 import pytest
 import shapely
 
+from sitesel.measures.catalogue import MEASURES
+from sitesel.measures.discs import disc_sum, point_disc_sum
+from sitesel.measures.proximity import capped_distance_km
+from sitesel.measures.sampling import sample_raster
+from sitesel.study.core import Study
 from sitesel.study.grid import Grid, Window, burn, to_pixel_space
-from sitesel.measures.catalogue import MEASURES, capped_distance_km, disc_sum, point_disc_sum, sample_raster
-from sitesel.study.core import Study, resolve_region
+from sitesel.study.region import resolve_region
 
 
 def test_disc_sum_matches_brute_force_exactly():
@@ -52,13 +56,13 @@ def test_distance_over_the_part_that_matters_equals_the_whole_tile(monkeypatch):
     every feature) grown by the cap: the values must be those of the whole padded tile."""
     from types import SimpleNamespace
 
+    from sitesel.measures import proximity
     from sitesel.study.grid import Tile
-    from sitesel.measures import catalogue as measures
 
     rng = np.random.default_rng(3)
     mask = np.zeros((300, 400), bool)
     mask[rng.integers(20, 60, 40), rng.integers(300, 380, 40)] = True  # features in one corner
-    monkeypatch.setattr(measures, "_features_mask", lambda inputs, feats, window: mask)
+    monkeypatch.setattr(proximity, "features_mask", lambda inputs, feats, window: mask)
     grid = Grid("EPSG:5070", 1000.0, 0.0, 0.0, 400, 300)
     inputs = SimpleNamespace(spec=SimpleNamespace(grid=grid, cap_km=45.0))
     core = Window(25, 30, 250, 340)
@@ -67,7 +71,7 @@ def test_distance_over_the_part_that_matters_equals_the_whole_tile(monkeypatch):
     m = MEASURES["dist_rail_km"]
     for cells in (np.arange(core.height * core.width), np.sort(rng.choice(core.height * core.width, 3000, False)),
                   np.arange(5), np.zeros(0, np.int64)):
-        got = measures._distance(m, inputs, tile, cells)
+        got = proximity.distance_measure(m.params, inputs, tile, cells)
         assert np.array_equal(got, whole[cells])
     assert np.isfinite(whole).any() and np.isinf(whole).any()
 
@@ -130,28 +134,36 @@ def test_tiled_computation_is_identical_to_untiled(national, nm_values):
 
 
 def test_worker_processes_give_identical_values(national, nm_values, monkeypatch):
-    from sitesel.measures import engine
+    import pickle
 
-    monkeypatch.setattr(engine, "MIN_PARALLEL_WORK", 0)
+    from sitesel.measures import executors
+
+    monkeypatch.setattr(executors, "MIN_PARALLEL_WORK", 0)
     names, whole, _ = nm_values
     region = resolve_region(national, "NM", None)
     with Study.open(national, region, 2000, use_cache=False, workers=2, tile_size=128) as st:
-        assert isinstance(st._executor, type(None))
+        assert st.executor.workers == 0 and st.executor.pool is None and not st.has_workers
         st.prepare(names)
-        assert isinstance(st._executor, engine.ProcessExecutor)
+        assert isinstance(st.executor.chosen, executors.ProcessExecutor)
+        assert st.executor.workers == 2 and st.has_workers and st.worker_pool() is not None
+        assert st.engine_used["executor"] == "processes" and st.engine_used["workers"] == 2
+        # Sent to a worker, a study keeps its plain fields and leaves its processes and values behind.
+        copy = pickle.loads(pickle.dumps(st))
+        assert not copy.has_workers and copy.executor.workers == 0 and copy.engine_used == st.engine_used
+        assert copy.grid == st.grid and copy.layers_read_ahead == frozenset()
         for n in names:
             assert np.array_equal(st.values(n), whole[n], equal_nan=True), n
 
 
 def test_dask_local_cluster_gives_identical_values(national, nm_values):
     pytest.importorskip("dask.distributed")
-    from sitesel.measures import engine
+    from sitesel.measures import executors
 
     names, whole, _ = nm_values
     region = resolve_region(national, "NM", None)
     with Study.open(national, region, 2000, use_cache=False, dask_workers=2, tile_size=128) as st:
         st.prepare(names)
-        assert isinstance(st._executor, engine.DaskExecutor)
+        assert isinstance(st.executor.chosen, executors.DaskExecutor) and st.worker_pool() is None
         for n in names:
             assert np.array_equal(st.values(n), whole[n], equal_nan=True), n
 
@@ -192,9 +204,10 @@ def test_distance_transform_window_gives_the_values_of_the_whole_tile(national):
     """Each distance runs its transform over a window cut to the candidate cells near features and
     the features near them: on real layers and tiles, every value equals that of one transform of
     the whole padded tile."""
-    from sitesel.measures.engine import plan_tiles, tile_cells
+    from sitesel.measures.engine import plan_tiles
+    from sitesel.measures.proximity import features_mask
+    from sitesel.study.grid import tile_cells
     from sitesel.study.inputs import inputs_for
-    from sitesel.measures.catalogue import _features_mask
 
     region = resolve_region(national, "AZ,NM", None)
     with Study.open(national, region, 1000, use_cache=True, workers=1, tile_size=256) as st:
@@ -206,7 +219,7 @@ def test_distance_transform_window_gives_the_values_of_the_whole_tile(national):
             for tile in plan_tiles(spec.grid, name, spec.cap_km, tile_size=256):
                 _, local = tile_cells(cells, spec.grid, tile)
                 got = MEASURES[name].compute(inputs, tile, local)
-                mask = _features_mask(inputs, MEASURES[name].params["features"], tile.padded)
+                mask = features_mask(inputs, MEASURES[name].params["features"], tile.padded)
                 whole = capped_distance_km(mask, spec.grid.res, spec.cap_km)[tile.core_in_padded].ravel()[local]
                 assert np.array_equal(got, whole), name
                 checked += np.isfinite(got).sum()
@@ -215,14 +228,14 @@ def test_distance_transform_window_gives_the_values_of_the_whole_tile(national):
 
 def test_slope_at_cells_is_the_bilinear_expression():
     """The compiled interpolation of coarse slope gives the very values of the numpy expression."""
-    from sitesel.measures.catalogue import _slope_at
+    from sitesel.measures.local import slope_at
 
     rng = np.random.default_rng(5)
     slope = rng.random((40, 50)) * 30
     width, row0, col0, k, cr0, cc0 = 300, 17, 41, 8, 0, 3
     cells = np.sort(rng.choice(250 * width, 5000, replace=False))
     got = np.empty(cells.size, np.float32)
-    _slope_at(slope, cells, width, row0, col0, k, cr0, cc0, got)
+    slope_at(slope, cells, width, row0, col0, k, cr0, cc0, got)
     rows, cols = np.divmod(cells, width)
     fy = (row0 + rows + 0.5) / k - 0.5 - cr0
     fx = (col0 + cols + 0.5) / k - 0.5 - cc0
@@ -236,20 +249,20 @@ def test_slope_at_cells_is_the_bilinear_expression():
 def test_county_index_is_burnt_once_and_shared_through_the_cache(national, tmp_path, monkeypatch):
     """The process that reads counties ahead burns the county numbers and saves them; another
     process (here: the memo cleared) maps the file instead of burning, and gets the same raster."""
-    from sitesel.measures import catalogue as measures
+    from sitesel.measures import focal
     from sitesel.study.inputs import inputs_for
 
     monkeypatch.setenv("SITESEL_CACHE", str(tmp_path))
     region = resolve_region(national, "AZ,NM", None)
     with Study.open(national, region, 2000, use_cache=True, workers=1) as st:
         inputs = inputs_for(st.spec)
-        measures._COUNTY_INDEX.clear()
-        measures.after_read(inputs, "counties")
-        burnt = np.array(measures._county_index(inputs))
+        focal.COUNTY_INDEX.clear()
+        focal.after_read(inputs, "counties")
+        burnt = np.array(focal.COUNTY_INDEX.get(inputs))
         saved = list((tmp_path / "rasters").glob("county-index-*.npy"))
         assert len(saved) == 1 and burnt.shape == st.grid.shape and (burnt >= 0).mean() > 0.3
-        measures._COUNTY_INDEX.clear()
-        monkeypatch.setattr(measures, "burn", lambda *a, **k: pytest.fail("burnt again"))
-        again = measures._county_index(inputs)
+        focal.COUNTY_INDEX.clear()
+        monkeypatch.setattr(focal, "burn", lambda *a, **k: pytest.fail("burnt again"))
+        again = focal.COUNTY_INDEX.get(inputs)
         assert isinstance(again, np.memmap) and np.array_equal(again, burnt)
 

@@ -1,6 +1,6 @@
 """Outputs are written all at once: staged beside the output directory, swapped in when complete.
 
-The unit tests drive :class:`sitesel.output.writers.OutputDir` directly; the last tests kill a real
+The unit tests drive :class:`sitesel.output.staging.OutputDir` directly; the last tests kill a real
 ``sitesel rank`` (SIGKILL, Ctrl-C, SIGTERM) while it is writing and find the previous run intact.
 """
 from __future__ import annotations
@@ -16,11 +16,12 @@ import time
 from pathlib import Path
 
 import pytest
-
 import realcopies as rc
+
 from sitesel.cli import main
 from sitesel.errors import OutputError
-from sitesel.output.writers import OutputDir, write_sites
+from sitesel.output.sites import write_sites
+from sitesel.output.staging import OutputDir
 
 RUN = ["rank", "--park", "semiconductor_fab", "--bbox", "-107.5,32,-106,33.5", "--resolution", "2000", "--quiet"]
 
@@ -60,9 +61,9 @@ def test_a_previous_run_is_replaced_whole(tmp_path):
 
 
 def test_replacing_without_renameat2_also_works(tmp_path, monkeypatch):
-    import sitesel.output.writers as o
+    import sitesel.output.staging as o
 
-    monkeypatch.setattr(o, "_exchange", lambda a, b: False)
+    monkeypatch.setattr(o, "exchange_directories", lambda a, b: False)
     out = _previous(tmp_path / "run")
     with OutputDir(out, overwrite=True) as tmp:
         (tmp / "run.json").write_text("{}")
@@ -91,7 +92,7 @@ def test_a_full_disk_is_a_clear_error(tmp_path):
 
 
 def test_a_full_disk_during_a_run(tmp_path, capsys, monkeypatch):
-    import sitesel.output.writers as o
+    import sitesel.pipeline.write as o  # writes each park's surface
 
     out = _previous(tmp_path / "run")
     before = rc.snapshot(out)
@@ -112,8 +113,11 @@ def test_refusals_happen_before_any_work(tmp_path, overwrite):
     notes.mkdir()
     (notes / "a.txt").write_text("keep")
     msg = "holds no sitesel run" if overwrite else "exists and is not empty; pass --overwrite"
-    with pytest.raises(OutputError, match=msg):
+    with pytest.raises(OutputError) as caught:
         OutputDir(notes, overwrite=overwrite)
+    assert msg in caught.value.render("cli")
+    if not overwrite:  # the API names its keyword
+        assert "pass overwrite=True to replace it, or choose another out" in str(caught.value)
     assert (notes / "a.txt").read_text() == "keep"
 
 
@@ -156,7 +160,7 @@ def test_empty_sites_are_valid_files(tmp_path):
 # ------------------------------------------------------------------------- interrupted runs
 SLOW_WRITER = r"""
 import pathlib, sys, time
-import sitesel.output.writers as o
+import sitesel.pipeline.write as o  # writes each park's surface
 flag = pathlib.Path(sys.argv[1])
 write_surface = o.write_surface
 
@@ -214,7 +218,8 @@ def test_sigkill_mid_write_leaves_previous_outputs(tmp_path, previous_run):
     assert "half a map" not in (out / "map.html").read_text()
 
 
-@pytest.mark.parametrize("sig, status, word", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")])
+@pytest.mark.parametrize("sig, status, word",
+                         [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")])
 def test_ctrl_c_or_sigterm_mid_write_cleans_up(tmp_path, previous_run, sig, status, word):
     out = tmp_path / "out"
     shutil.copytree(previous_run, out)

@@ -6,9 +6,16 @@ import math
 
 import pytest
 
+from sitesel.analysis.profiles import (
+    list_profiles,
+    load_profile,
+    parse_profile,
+    profile_toml,
+    resolve_profile,
+    set_value,
+)
 from sitesel.cli import main
 from sitesel.errors import ProfileError
-from sitesel.analysis.profiles import list_profiles, load_profile, parse_profile, profile_toml, resolve_profile, set_value
 
 BASE = "semiconductor_fab"
 
@@ -59,8 +66,10 @@ worst = 4
     cons = {c.key: c for c in child.constraints}
     assert cons["slope"].max == 4 and cons["slope"].measure == "slope_pct"
     crit = {c.key: c for c in child.criteria}
-    assert crit["water_stress"].weight == 0.4 and crit["water_stress"].function == {c.key: c for c in base.criteria}["water_stress"].function
-    assert crit["workforce"].function.kind == "linear" and crit["workforce"].function.params == {"best": 1000000, "worst": 100000}
+    assert (crit["water_stress"].weight == 0.4
+            and crit["water_stress"].function == {c.key: c for c in base.criteria}["water_stress"].function)
+    assert (crit["workforce"].function.kind == "linear"
+            and crit["workforce"].function.params == {"best": 1000000, "worst": 100000})
     assert crit["workforce"].weight == {c.key: c for c in base.criteria}["workforce"].weight
     assert "airport" not in crit and crit["solar"].measure == "ghi_kwh_m2_day"
     # Not said: everything else is exactly the base's.
@@ -121,8 +130,8 @@ def test_override_names_are_checked(weights, sets, hint):
     ({"flat": -0.1}, "non-negative"),
     ({"flat": float("nan")}, "non-negative"),
     ({"flat": float("inf")}, "non-negative"),
-    ({k: 0 for k in ("voltage_class", "substation_345kv", "generation", "water_stress", "water_source", "workforce",
-                     "interstate", "airport", "flat", "vibration_rail")}, "positive weight"),
+    (dict.fromkeys(("voltage_class", "substation_345kv", "generation", "water_stress", "water_source", "workforce",
+                    "interstate", "airport", "flat", "vibration_rail"), 0), "positive weight"),
 ])
 def test_weights_are_validated(weights, msg):
     with pytest.raises(ProfileError, match=msg):

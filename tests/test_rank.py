@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from sitesel.study.grid import Grid
 from sitesel.analysis.ranking import Result
+from sitesel.study.grid import Grid
 
 
 def test_score_window_lays_out_the_cells_of_any_window():

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 import shapely
 
-from sitesel.cli import main
 from sitesel.analysis.profiles import builtin_dir
+from sitesel.cli import main
 
 REGION = "AZ,NM"
 RES = 500.0
@@ -32,7 +32,8 @@ def runs(tmp_path_factory):
     out = {}
     for park in PARKS:
         d = tmp_path_factory.mktemp(park)
-        assert main(["rank", "--park", park, "--region", REGION, "--resolution", str(RES), "--quiet", "--out", str(d)]) == 0
+        assert main(["rank", "--park", park, "--region", REGION, "--resolution", str(RES), "--quiet",
+                     "--out", str(d)]) == 0
         out[park] = d
     return out
 
@@ -47,7 +48,8 @@ def _profile(park: str) -> dict:
 
 @pytest.fixture(scope="session")
 def raw_land(shared_data):
-    fl = gpd.read_file(shared_data / "federal_lands/federal_lands_coarse_usgs_natatlas.gpkg", layer="federal_lands_polygons")
+    fl = gpd.read_file(shared_data / "federal_lands/federal_lands_coarse_usgs_natatlas.gpkg",
+                       layer="federal_lands_polygons")
     fl["agency"] = fl["agency"].replace(AGENCY_MAP)
     prot = gpd.GeoDataFrame(
         [r for f in sorted((shared_data / "federal_lands/padus_park_units").glob("*.geojson"))
@@ -186,7 +188,8 @@ def test_geojson_is_rfc7946(runs):
                      else [feat["geometry"]["coordinates"]]):
             for k, ring in enumerate(poly):
                 xy = np.asarray(ring)
-                assert (-125 < xy[:, 0]).all() and (xy[:, 0] < -100).all() and (30 < xy[:, 1]).all() and (xy[:, 1] < 38).all()
+                assert ((-125 < xy[:, 0]).all() and (xy[:, 0] < -100).all()
+                        and (30 < xy[:, 1]).all() and (xy[:, 1] < 38).all())
                 area2 = np.sum(xy[:-1, 0] * xy[1:, 1] - xy[1:, 0] * xy[:-1, 1])
                 assert (area2 > 0) if k == 0 else (area2 < 0)  # exterior counter-clockwise, holes clockwise
 

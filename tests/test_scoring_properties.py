@@ -18,14 +18,15 @@ import pytest
 from hypothesis import HealthCheck, assume, given, reject, settings
 from hypothesis import strategies as st
 
-from sitesel.errors import ProfileError
-from sitesel.measures.catalogue import MEASURES
 from sitesel.analysis.profiles import Criterion, Profile, list_profiles, load_profile
 from sitesel.analysis.scoring import site_breakdown
 from sitesel.analysis.valuefn import PLAUSIBLE, ValueFunction, value_function
+from sitesel.errors import ProfileError
+from sitesel.measures.catalogue import MEASURES
 
 BUILTIN = [load_profile(n) for n in list_profiles()]
-SETTINGS = settings(max_examples=int(os.environ.get("SITESEL_PROPERTY_EXAMPLES", "300")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=int(os.environ.get("SITESEL_PROPERTY_EXAMPLES", "300")), deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow])
 
 
 def best_point(f: ValueFunction) -> float:

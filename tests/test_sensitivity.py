@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 import sitesel
-from sitesel.cli import main
 from sitesel.analysis.sensitivity import COLUMNS, criterion_matrix, ranks_under, sample_weights, sensitivity, sweep
+from sitesel.cli import main
 
 REGION, RES, PARK = "NM", 1000.0, "semiconductor_fab"
 

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from sitesel.errors import ProfileError
 from sitesel.analysis.valuefn import value_function
+from sitesel.errors import ProfileError
 
 
 def vf(**kw):

@@ -15,8 +15,10 @@ from pathlib import Path
 import requests
 from tqdm import tqdm
 
-from sitesel.errors import FetchError
 from sitesel.acquire.http import RetryPolicy, describe_http_error, http_session
+from sitesel.errors import FetchError
+
+__all__ = ["PagingLog", "download_layer", "layer_info"]
 
 
 @dataclass
@@ -45,7 +47,26 @@ def _get_json(session: requests.Session, url: str, params: dict, policy: RetryPo
 
 
 def layer_info(url: str, session: requests.Session | None = None, policy: RetryPolicy = RetryPolicy()) -> dict:
-    """The layer's metadata (``?f=json``): fields, maxRecordCount, objectIdField, capabilities."""
+    """The layer's metadata (``?f=json``): fields, maxRecordCount, objectIdField, capabilities.
+
+    Parameters
+    ----------
+    url : str
+        The layer's REST address (``.../FeatureServer/0``).
+    session : requests.Session, optional
+        Default: a new :func:`~sitesel.acquire.http.http_session`.
+    policy : RetryPolicy
+        Retries and backoff.
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    FetchError
+        The service cannot be reached or answers with an error.
+    """
     return _get_json(session or http_session(policy), url.rstrip("/"), {"f": "json"}, policy)
 
 

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from sitesel.errors import CatalogError
-from sitesel.io.manifest import CANONICAL_LAYERS
 from sitesel.defaults import builtin_data
+from sitesel.errors import CatalogError, did_you_mean
+from sitesel.io.manifest import CANONICAL_LAYERS
+from sitesel.io.toml import read_toml
+
+__all__ = ["FORMATS", "Catalog", "Join", "LayerEntry", "SourceSpec", "default_catalog_path", "load_catalog"]
 
 #: Source formats, and whether they hold a raster.
 FORMATS = {
@@ -79,6 +81,7 @@ class SourceSpec:
 
     @property
     def is_raster(self) -> bool:
+        """Whether the source holds a raster (by its format)."""
         return FORMATS[self.format]
 
     @property
@@ -109,17 +112,15 @@ class Catalog:
     layers: dict[str, LayerEntry]
 
     def layer(self, name: str) -> LayerEntry:
+        """The entry of a canonical layer; :class:`CatalogError` (with the closest name) if none."""
         try:
             return self.layers[name]
         except KeyError:
-            from difflib import get_close_matches
-
-            hint = get_close_matches(name, self.layers, n=1)
             raise CatalogError(f"{self.path}: no layer '{name}' in the catalog"
-                               + (f"; did you mean '{hint[0]}'?" if hint else "")) from None
+                               f"{did_you_mean(name, self.layers)}") from None
 
     def sources_of(self, name: str) -> list[SourceSpec]:
-        """The sources of a layer, in order, with the tables they join."""
+        """The sources of a layer, in order (:class:`CatalogError` for an unknown layer)."""
         return [self.sources[s] for s in self.layer(name).sources]
 
 
@@ -147,12 +148,7 @@ def load_catalog(path: str | os.PathLike | None = None) -> Catalog:
         With one line naming the file, the entry and the problem.
     """
     path = Path(path) if path else default_catalog_path()
-    if not path.is_file():
-        raise CatalogError(f"source catalog not found: {path}")
-    try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise CatalogError(f"{path}: not valid TOML: {exc}") from None
+    doc = read_toml(path, "source catalog", CatalogError, schema="docs/data.md")
     unknown = set(doc) - {"version", "sources", "layers", "title"}
     if unknown:
         raise CatalogError(f"{path}: unknown top-level key(s) {sorted(unknown)}")
@@ -235,6 +231,7 @@ def _layer(path: Path, name: str, raw: dict[str, Any], sources: dict[str, Source
         raise CatalogError(f"{where}: a raster layer has exactly one source")
     bad_fields = set(raw.get("fields", {})) - set(columns)
     if bad_fields:
-        raise CatalogError(f"{where}: fields {sorted(bad_fields)} are not columns of this layer (expected {list(columns)})")
+        raise CatalogError(f"{where}: fields {sorted(bad_fields)} are not columns of this layer "
+                           f"(expected {list(columns)})")
     mapping = {k: raw[k] for k in _MANIFEST_KEYS if k in raw}
     return LayerEntry(name=name, sources=tuple(ids), mapping=mapping, where=raw.get("where"))

@@ -23,9 +23,11 @@ from rasterio.enums import Resampling
 from rasterio.windows import Window, from_bounds
 
 from sitesel.acquire.catalog import SourceSpec
-from sitesel.errors import FetchError
 from sitesel.acquire.http import RetryPolicy
-from sitesel.io.layers import blank_to_missing, csv_point_options
+from sitesel.errors import FetchError
+from sitesel.io.formats import blank_to_missing, csv_point_options
+
+__all__ = ["CLIP_MARGIN_DEG", "Prepared", "clip_box", "dataset_path", "prepare_raster", "prepare_vector", "read_table"]
 
 #: Degrees of safety added around the box the engine reads for a region (see datadir.Fetcher).
 CLIP_MARGIN_DEG = 0.5
@@ -41,7 +43,25 @@ class Prepared:
 
 
 def dataset_path(raw: Path, src: SourceSpec) -> str:
-    """The GDAL path of a downloaded source (inside its zip archive where there is one)."""
+    """The GDAL path of a downloaded source (inside its zip archive where there is one).
+
+    Parameters
+    ----------
+    raw : Path
+        The download.
+    src : SourceSpec
+        Its catalog entry (``format``, ``member``).
+
+    Returns
+    -------
+    str
+        A path GDAL opens (``/vsizip/...`` for an archive).
+
+    Raises
+    ------
+    FetchError
+        The archive is not a zip, or holds several shapefiles and no ``member`` names one.
+    """
     if src.format in ("zip-shapefile", "zip-gdb", "zip-raster"):
         member = src.member
         if member is None:
@@ -57,8 +77,12 @@ def dataset_path(raw: Path, src: SourceSpec) -> str:
     return str(raw)
 
 
-def clip_box(bounds_lonlat: tuple[float, float, float, float], margin: float):
-    """A region's lon/lat bounds grown by ``margin`` degrees (clamped to the globe)."""
+def clip_box(bounds_lonlat: tuple[float, float, float, float], margin: float) -> tuple[float, float, float, float]:
+    """A region's lon/lat bounds grown by ``margin`` degrees (clamped to the globe).
+
+    >>> clip_box((-110.0, 31.0, -103.0, 37.0), 0.5)
+    (-110.5, 30.5, -102.5, 37.5)
+    """
     w, s, e, n = bounds_lonlat
     return (max(w - margin, -180.0), max(s - margin, -90.0), min(e + margin, 180.0), min(n + margin, 90.0))
 
@@ -118,7 +142,25 @@ def prepare_vector(src: SourceSpec, raw: Path, out: Path, *, where: str | None =
 
 
 def read_table(raw: Path, src: SourceSpec) -> pd.DataFrame:
-    """A table source (CSV without geometry), all columns as text so codes keep their zeros."""
+    """A table source (CSV without geometry), all columns as text so codes keep their zeros.
+
+    Parameters
+    ----------
+    raw : Path
+        The downloaded CSV.
+    src : SourceSpec
+        Its catalog entry (``encoding``, expected ``fields``).
+
+    Returns
+    -------
+    DataFrame
+        Text columns, None for empty cells.
+
+    Raises
+    ------
+    FetchError
+        The file is not CSV in its encoding, or lacks an expected column.
+    """
     try:
         df = pd.read_csv(raw, dtype=str, encoding=src.encoding or "utf-8", keep_default_na=False)
     except (UnicodeDecodeError, pd.errors.ParserError) as exc:

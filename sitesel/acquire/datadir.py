@@ -20,13 +20,18 @@ import tomli_w
 from platformdirs import user_data_dir
 
 from sitesel.acquire.arcgis import download_layer
-from sitesel.io.cache import sha256_file
 from sitesel.acquire.catalog import Catalog, LayerEntry, SourceSpec
-from sitesel.errors import FetchError, SiteselError
-from sitesel.acquire.http import RetryPolicy, download, http_session, sha256_of
-from sitesel.io.manifest import CANONICAL_LAYERS, load_manifest
 from sitesel.acquire.convert import CLIP_MARGIN_DEG, clip_box, dataset_path, prepare_raster, prepare_vector
+from sitesel.acquire.http import RetryPolicy, download, http_session, sha256_of
+from sitesel.errors import FetchError, SiteselError
+from sitesel.io.cache import sha256_file
+from sitesel.io.manifest import CANONICAL_LAYERS, load_manifest
 from sitesel.progress import SILENT, Progress
+
+__all__ = [
+    "MANIFEST_NAME", "STATE_NAME", "FetchReport", "Fetcher", "VerifyResult", "default_data_dir", "listing",
+    "load_state", "save_state", "verify", "write_manifest",
+]
 
 STATE_NAME = "sitesel-data.json"
 MANIFEST_NAME = "manifest.toml"
@@ -39,11 +44,27 @@ def default_data_dir() -> Path:
 
 
 def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+    return _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat()
 
 
 def load_state(data_dir: Path) -> dict:
-    """The record of what ``data_dir`` holds (empty when nothing was fetched)."""
+    """The record of what ``data_dir`` holds (empty when nothing was fetched).
+
+    Parameters
+    ----------
+    data_dir : Path
+        A data folder written by :class:`Fetcher`.
+
+    Returns
+    -------
+    dict
+        ``{"layers": {name: entry}}``.
+
+    Raises
+    ------
+    SiteselError
+        The record is damaged.
+    """
     p = Path(data_dir) / STATE_NAME
     if not p.exists():
         return {"layers": {}}
@@ -54,6 +75,15 @@ def load_state(data_dir: Path) -> dict:
 
 
 def save_state(data_dir: Path, state: dict) -> None:
+    """Write the record of what ``data_dir`` holds (through a temporary file, so it is never half-written).
+
+    Parameters
+    ----------
+    data_dir : Path
+        The data folder.
+    state : dict
+        As returned by :func:`load_state`.
+    """
     p = Path(data_dir) / STATE_NAME
     tmp = p.with_name(p.name + ".tmp")
     tmp.write_text(json.dumps(state, indent=1, sort_keys=True), encoding="utf-8")
@@ -61,7 +91,20 @@ def save_state(data_dir: Path, state: dict) -> None:
 
 
 def write_manifest(data_dir: Path, state: dict) -> Path:
-    """Write ``DIR/manifest.toml`` for every layer recorded in ``state``."""
+    """Write ``DIR/manifest.toml`` for every layer recorded in ``state``.
+
+    Parameters
+    ----------
+    data_dir : Path
+        The data folder.
+    state : dict
+        As returned by :func:`load_state`.
+
+    Returns
+    -------
+    Path
+        The manifest written.
+    """
     layers = {}
     for name in CANONICAL_LAYERS:  # canonical order keeps the file stable
         entry = state["layers"].get(name)
@@ -129,6 +172,26 @@ class Fetcher:
         ``states`` is always fetched (first, never clipped): the engine needs it, and it defines
         the region. Layers already present, verified and covering the clip are skipped unless
         ``force``. Layers that fail are reported and left out of the manifest; the others are kept.
+
+        Parameters
+        ----------
+        layers : list of str, optional
+            Canonical layer names (default: every layer of the catalog).
+        region : str, optional
+            States (USPS codes) to clip to.
+        bbox : tuple, optional
+            ``(west, south, east, north)`` in degrees to clip to.
+        force : bool
+            Fetch and prepare again even what is present and verified.
+
+        Returns
+        -------
+        FetchReport
+
+        Raises
+        ------
+        FetchError
+            An unknown layer, a catalog without ``states``, or ``states`` could not be fetched.
         """
         names = list(self.catalog.layers) if not layers else list(dict.fromkeys(layers))
         for n in names:
@@ -191,10 +254,10 @@ class Fetcher:
         """
         from sitesel.study.grid import grid_for_bounds
         from sitesel.study.inputs import READ_MARGIN_DEG
-        from sitesel.study.core import DEFAULT_PAD_M, resolve_region
+        from sitesel.study.region import DEFAULT_PAD_M, resolve_region
 
         if "states" not in state["layers"]:
-            raise FetchError("the states layer is needed to resolve --region but could not be fetched")
+            raise FetchError("the states layer is needed to resolve {opt:region} but could not be fetched")
         manifest = load_manifest(write_manifest(self.dir, state))
         reg = resolve_region(manifest, region, bbox)
         grid = grid_for_bounds(reg.geometry.bounds, reg.crs, 1000.0, pad_m=DEFAULT_PAD_M + 50_000.0)
@@ -287,6 +350,21 @@ def verify(data_dir: Path) -> list[VerifyResult]:
 
     Layers with a file that fails are removed from ``manifest.toml`` (so a corrupted file is never
     used) and from the record, so the next ``sitesel data fetch`` fetches them again.
+
+    Parameters
+    ----------
+    data_dir : Path
+        A data folder written by :class:`Fetcher`.
+
+    Returns
+    -------
+    list of VerifyResult
+        One per file checked.
+
+    Raises
+    ------
+    SiteselError
+        Nothing was fetched into ``data_dir``.
     """
     data_dir = Path(data_dir)
     state = load_state(data_dir)
@@ -317,7 +395,20 @@ def verify(data_dir: Path) -> list[VerifyResult]:
 
 
 def listing(data_dir: Path, catalog: Catalog | None = None) -> list[dict]:
-    """One row per layer: present or missing, vintage, source, clip, size."""
+    """One row per layer: present or missing, vintage, source, clip, size.
+
+    Parameters
+    ----------
+    data_dir : Path
+        A data folder.
+    catalog : Catalog, optional
+        Also list the catalog's layers not fetched yet.
+
+    Returns
+    -------
+    list of dict
+        Keys ``layer``, ``status``, ``vintage``, ``source``, ``region``, ``features``, ``size``, ``fetched``.
+    """
     state = load_state(data_dir)
     names = list(dict.fromkeys([*(catalog.layers if catalog else []), *state["layers"]]))
     rows = []

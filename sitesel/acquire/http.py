@@ -25,6 +25,11 @@ from urllib3.util.retry import Retry
 from sitesel import __version__
 from sitesel.errors import FetchError
 
+__all__ = [
+    "RETRY_STATUS", "ResumableDownloader", "RetryPolicy", "describe_http_error", "download", "http_session",
+    "sha256_of",
+]
+
 #: HTTP answers worth another try (rate limits and transient server errors).
 RETRY_STATUS = (429, 500, 502, 503, 504)
 _CHUNK = 1 << 16
@@ -51,11 +56,22 @@ class RetryPolicy:
     timeout: float = 60.0
 
     def delay(self, attempt: int) -> float:
+        """Seconds to wait before retry ``attempt`` (0, 1, ...): exponential backoff."""
         return self.backoff * (2 ** attempt)
 
 
 def http_session(policy: RetryPolicy = RetryPolicy()) -> requests.Session:
-    """A requests session that retries failed connections and 429/5xx answers with backoff."""
+    """A requests session that retries failed connections and 429/5xx answers with backoff.
+
+    Parameters
+    ----------
+    policy : RetryPolicy
+        Attempts and backoff.
+
+    Returns
+    -------
+    requests.Session
+    """
     retry = Retry(
         total=policy.attempts - 1, connect=policy.attempts - 1, read=policy.attempts - 1,
         status=policy.attempts - 1, status_forcelist=RETRY_STATUS, backoff_factor=policy.backoff,
@@ -71,7 +87,21 @@ def http_session(policy: RetryPolicy = RetryPolicy()) -> requests.Session:
 
 
 def describe_http_error(url: str, exc: Exception, policy: RetryPolicy) -> str:
-    """One line for a request that failed for good."""
+    """One line for a request that failed for good.
+
+    Parameters
+    ----------
+    url : str
+        The address requested.
+    exc : Exception
+        What requests raised.
+    policy : RetryPolicy
+        The retries made (their number is named).
+
+    Returns
+    -------
+    str
+    """
     if isinstance(exc, requests.exceptions.RetryError):
         reason = getattr(exc.args[0], "reason", exc) if exc.args else exc
         return f"{url}: gave up after {policy.attempts} attempts ({reason})"
@@ -262,5 +292,16 @@ def _copy_local(url: str, dest: Path, sha256: str | None) -> Path:
 
 
 def sha256_of(path: Path) -> str:
-    """The sha256 of a file (hex)."""
+    """The sha256 of a file.
+
+    Parameters
+    ----------
+    path : Path
+        The file.
+
+    Returns
+    -------
+    str
+        64 hexadecimal digits.
+    """
     return pooch.file_hash(str(path), alg="sha256")

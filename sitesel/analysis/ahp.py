@@ -6,7 +6,7 @@ matrix, normalised to sum 1. The consistency index ``CI = (lambda_max - n) / (n 
 by Saaty's random index for ``n`` criteria gives the consistency ratio ``CR``; judgements with
 ``CR > 0.1`` are too inconsistent to use and are refused unless forced.
 
-In TOML (a profile's ``[ahp]`` table, or a file passed with ``--ahp``)::
+In TOML (a profile's ``[ahp]`` table, or a file given to ``sitesel rank --ahp``)::
 
     [ahp]
     criteria = ["workforce", "water_stress", "airport"]
@@ -22,15 +22,20 @@ must be square, positive, 1 on the diagonal and reciprocal (``a[j][i] = 1 / a[i]
 """
 from __future__ import annotations
 
+import copy
 import math
-import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
-from sitesel.errors import ProfileError
+from sitesel.errors import ProfileError, did_you_mean
+from sitesel.io.toml import read_toml
+
+__all__ = ["MAX_CR", "RANDOM_INDEX", "RECIPROCAL_RTOL", "AHPResult", "ahp_from_table", "ahp_weights", "apply_ahp",
+           "load_ahp", "parse_matrix"]
 
 #: Saaty's random consistency index by matrix size (Saaty 1980, *The Analytic Hierarchy
 #: Process*, McGraw-Hill, table 1.7; also Saaty 1990, EJOR 48:9-26, p. 13).
@@ -53,10 +58,13 @@ class AHPResult:
     cr: float
 
     def as_dict(self) -> dict[str, float]:
+        """Criterion -> weight."""
         return dict(zip(self.criteria, self.weights))
 
     def describe(self) -> str:
-        return f"AHP over {len(self.criteria)} criteria: lambda_max {self.lambda_max:.3f}, CI {self.ci:.3f}, CR {self.cr:.3f}"
+        """One line: the number of criteria, lambda_max, CI and CR."""
+        return (f"AHP over {len(self.criteria)} criteria: lambda_max {self.lambda_max:.3f}, "
+                f"CI {self.ci:.3f}, CR {self.cr:.3f}")
 
 
 def _entry(v, where: str) -> float:
@@ -68,7 +76,8 @@ def _entry(v, where: str) -> float:
         try:
             x = float(Fraction(v.strip()))
         except (ValueError, ZeroDivisionError):
-            raise ProfileError(f"{where}: expected a positive number or a fraction such as \"1/3\", got {v!r}") from None
+            raise ProfileError(f"{where}: expected a positive number or a fraction such as \"1/3\", "
+                               f"got {v!r}") from None
     else:
         raise ProfileError(f"{where}: expected a positive number or a fraction such as \"1/3\", got {v!r}")
     if not math.isfinite(x) or x <= 0:
@@ -76,8 +85,31 @@ def _entry(v, where: str) -> float:
     return x
 
 
-def parse_matrix(rows, where: str = "ahp.matrix") -> np.ndarray:
-    """A validated reciprocal comparison matrix from TOML rows."""
+def parse_matrix(rows: object, where: str = "ahp.matrix") -> np.ndarray:
+    """A validated reciprocal comparison matrix from TOML rows.
+
+    Parameters
+    ----------
+    rows : list of lists (checked; anything else raises)
+        One row per criterion; numbers, or fractions as text (``"1/3"``).
+    where : str
+        Where the matrix was given, for messages.
+
+    Returns
+    -------
+    ndarray of float, shape (n, n)
+
+    Raises
+    ------
+    ProfileError
+        Not square, an entry that is not a positive number, a diagonal entry other than 1, or a
+        pair of entries that are not reciprocal.
+
+    Examples
+    --------
+    >>> parse_matrix([[1, 3], ["1/3", 1]]).round(3).tolist()
+    [[1.0, 3.0], [0.333, 1.0]]
+    """
     if not isinstance(rows, list) or not rows or not all(isinstance(r, list) for r in rows):
         raise ProfileError(f"{where}: give a list of rows, one per criterion")
     n = len(rows)
@@ -94,7 +126,8 @@ def parse_matrix(rows, where: str = "ahp.matrix") -> np.ndarray:
     return a
 
 
-def ahp_weights(matrix, criteria=None, force: bool = False) -> AHPResult:
+def ahp_weights(matrix: np.ndarray | list[list[float | str]], criteria: Sequence[str] | None = None,
+                force: bool = False) -> AHPResult:
     """Weights from a pairwise comparison matrix by the principal eigenvector method.
 
     Parameters
@@ -132,12 +165,31 @@ def ahp_weights(matrix, criteria=None, force: bool = False) -> AHPResult:
     result = AHPResult(names, tuple(float(x) for x in w), lam, ci, cr)
     if cr > MAX_CR and not force:
         raise ProfileError(f"ahp: the comparisons are inconsistent (consistency ratio {cr:.3f} > {MAX_CR}); "
-                           "revise the judgements, or set force = true (--force-ahp) to use them anyway")
+                           "revise the judgements, or set force = true ({opt:force_ahp=True}) to use them anyway")
     return result
 
 
 def ahp_from_table(table: dict, where: str = "ahp", force: bool = False) -> AHPResult:
-    """Weights from an ``[ahp]`` TOML table (``criteria``, ``matrix``, optional ``force``)."""
+    """Weights from an ``[ahp]`` TOML table (``criteria``, ``matrix``, optional ``force``).
+
+    Parameters
+    ----------
+    table : dict
+        The table.
+    where : str
+        Where it was given, for messages.
+    force : bool
+        Accept a consistency ratio above :data:`MAX_CR` (as does ``force = true`` in the table).
+
+    Returns
+    -------
+    AHPResult
+
+    Raises
+    ------
+    ProfileError
+        The table or its matrix is invalid, or the judgements are inconsistent.
+    """
     if not isinstance(table, dict):
         raise ProfileError(f"{where}: must be a table with criteria and matrix")
     bad = set(table) - {"criteria", "matrix", "force", "note"}
@@ -153,12 +205,69 @@ def ahp_from_table(table: dict, where: str = "ahp", force: bool = False) -> AHPR
 
 
 def load_ahp(path: str | Path) -> dict:
-    """The ``[ahp]`` table of a TOML file (or the whole file if it has no such table)."""
-    p = Path(path)
-    try:
-        doc = tomllib.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ProfileError(f"AHP file not found: {p}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ProfileError(f"{p}: not valid TOML: {exc}") from None
+    """The ``[ahp]`` table of a TOML file (or the whole file if it has no such table).
+
+    Parameters
+    ----------
+    path : str or Path
+        A TOML file.
+
+    Returns
+    -------
+    dict
+        The table, to give to :func:`ahp_from_table` (not yet validated).
+
+    Raises
+    ------
+    ProfileError
+        The file is missing, unreadable or not valid TOML.
+    """
+    doc = read_toml(path, "AHP file", ProfileError)
     return doc.get("ahp", doc)
+
+
+def apply_ahp(doc: dict, table: dict | None = None, force: bool = False,
+              where: str = "<profile>") -> tuple[dict, str | None]:
+    """Replace the weights of a profile document's criteria by those of an AHP comparison matrix.
+
+    Parameters
+    ----------
+    doc : dict
+        A profile document.
+    table : dict, optional
+        An ``[ahp]`` table (default: the document's own); it must compare every criterion.
+    force : bool
+        Accept a matrix whose consistency ratio exceeds :data:`MAX_CR`.
+    where : str
+        The profile's source, for messages.
+
+    Returns
+    -------
+    doc : dict
+        A copy of ``doc`` without its ``ahp`` table, with the weights set.
+    note : str or None
+        One line on where the weights came from (None when there was no table).
+
+    Raises
+    ------
+    ProfileError
+        The table is invalid or inconsistent (see :func:`ahp_weights`), or it names criteria the
+        profile lacks or leaves some out.
+    """
+    table = table if table is not None else doc.get("ahp")
+    doc = copy.deepcopy(doc)
+    doc.pop("ahp", None)
+    if table is None:
+        return doc, None
+    res = ahp_from_table(table, f"{where}: ahp", force=force)
+    crits = doc.get("criteria") or {}
+    unknown = [k for k in res.criteria if k not in crits]
+    if unknown:
+        raise ProfileError(f"{where}: ahp: unknown criterion '{unknown[0]}'{did_you_mean(unknown[0], crits)}")
+    left = [k for k in crits if k not in res.criteria]
+    if left:
+        raise ProfileError(f"{where}: ahp: the matrix must compare every criterion; missing {', '.join(left)} "
+                           "(add them, or drop them with remove = [\"criteria.KEY\"])")
+    for k, w in res.as_dict().items():
+        crits[k]["weight"] = round(w, 6)
+    return doc, f"weights from AHP pairwise comparisons: {res.describe()}"

@@ -75,7 +75,7 @@ def as_run(obj, label: str | None = None) -> Run:
     if not isinstance(sites, gpd.GeoDataFrame) or "rank" not in sites:
         raise SiteselError("compare needs run folders, rankings or ranked site GeoDataFrames")
     name = label or getattr(getattr(obj, "profile", None), "name", "sites")
-    return Run(sites.sort_values("rank", kind="mergesort").reset_index(drop=True), name)
+    return Run(sites.sort_values("rank", kind="mergesort").reset_index(drop=True), str(name))
 
 
 def match_sites(a: gpd.GeoDataFrame, b: gpd.GeoDataFrame, min_overlap: float = DEFAULT_MIN_OVERLAP) -> pd.DataFrame:
@@ -186,14 +186,16 @@ def compare(a, b, top: int | None = None, min_overlap: float = DEFAULT_MIN_OVERL
         status = "kept" if in_a and in_b else ("left" if in_a else ("entered" if in_b else "matched below top"))
         pt = lla.iloc[i] if j is None else ll.iloc[j]
         recs.append({"status": status, "rank_a": int(rank_a[i]), "rank_b": None if j is None else int(rank_b[j]),
-                     "score_a": float(sa["score"].iloc[i]), "score_b": None if j is None else float(sb["score"].iloc[j]),
+                     "score_a": float(sa["score"].iloc[i]),
+                     "score_b": None if j is None else float(sb["score"].iloc[j]),
                      "overlap": overlap.get((i, j)), "lon": round(pt.x, 5), "lat": round(pt.y, 5)})
     for j in range(len(sb)):
         if j in a_of_b or rank_b[j] > n:
             continue
         pt = ll.iloc[j]
         recs.append({"status": "entered", "rank_a": None, "rank_b": int(rank_b[j]), "score_a": None,
-                     "score_b": float(sb["score"].iloc[j]), "overlap": None, "lon": round(pt.x, 5), "lat": round(pt.y, 5)})
+                     "score_b": float(sb["score"].iloc[j]), "overlap": None,
+                     "lon": round(pt.x, 5), "lat": round(pt.y, 5)})
     table = pd.DataFrame.from_records(recs, columns=["status", "rank_a", "rank_b", "score_a", "score_b", "overlap",
                                                      "lon", "lat"])
     table["rank_a"] = table["rank_a"].astype("Int64")
@@ -219,7 +221,8 @@ def comparison_map(c: Comparison):
     m = folium.Map(location=[(s + n) / 2, (w + e) / 2], zoom_start=5, tiles="OpenStreetMap", control_scale=True)
     esc = html.escape
     for run, gdf, style, tag in ((c.a, a, {"color": "#2166ac", "weight": 3, "fillOpacity": 0.05}, "A"),
-                                 (c.b, b, {"color": "#e66101", "fillColor": "#e66101", "weight": 1, "fillOpacity": 0.5}, "B")):
+                                 (c.b, b, {"color": "#e66101", "fillColor": "#e66101", "weight": 1,
+                                           "fillOpacity": 0.5}, "B")):
         layer = folium.FeatureGroup(name=f"{tag}: {run.label}").add_to(m)
         for _, row in gdf.iterrows():
             tip = esc(f"{tag} #{int(row['rank'])}: score {float(row['score']):.1f}")
@@ -229,14 +232,14 @@ def comparison_map(c: Comparison):
     for ia, ib in zip(c.matches["ia"], c.matches["ib"]):
         pa, pb = a.geometry.iloc[ia].representative_point(), b.geometry.iloc[ib].representative_point()
         ra, rb = int(a["rank"].iloc[ia]), int(b["rank"].iloc[ib])
-        folium.CircleMarker([pb.y, pb.x], radius=8, color="#333", weight=1, fill=True, fill_color="#fff", fill_opacity=1,
-                            tooltip=esc(f"A #{ra} -> B #{rb}")).add_to(links)
+        folium.CircleMarker([pb.y, pb.x], radius=8, color="#333", weight=1, fill=True, fill_color="#fff",
+                            fill_opacity=1, tooltip=esc(f"A #{ra} -> B #{rb}")).add_to(links)
         folium.PolyLine([[pa.y, pa.x], [pb.y, pb.x]], color="#333", weight=1).add_to(links)
     if len(both):
         m.fit_bounds([[s, w], [n, e]])
     title = esc(f"sitesel compare: A = {c.a.label} (blue outline), B = {c.b.label} (orange); "
                 f"tau = {c.tau:.2f}" if not np.isnan(c.tau) else f"sitesel compare: A = {c.a.label}, B = {c.b.label}")
-    m.get_root().html.add_child(folium.Element(
+    m.get_root().html.add_child(folium.Element(  # type: ignore[attr-defined]
         '<div style="position:fixed;top:8px;left:50px;z-index:9999;background:#fff;padding:4px 8px;'
         f'border:1px solid #999;font:14px sans-serif">{title}</div>'))
     folium.LayerControl().add_to(m)

@@ -63,7 +63,10 @@ class FeatureIndex:
 
 def refined_distances(index: FeatureIndex, geoms, measure: str) -> np.ndarray:
     """Exact distance (km) from each site polygon to the features a distance measure counts."""
-    layer, column, minimum = MEASURES[measure].refine
+    refine = MEASURES[measure].refine
+    if refine is None:
+        raise ValueError(f"{measure} is not refined by exact distances")
+    layer, column, minimum = refine
     return index.nearest(geoms, layer, column, minimum)[2]
 
 

@@ -9,8 +9,11 @@ import math
 
 import numpy as np
 
-from sitesel.measures.catalogue import MEASURES
 from sitesel.analysis.profiles import Constraint, Profile
+from sitesel.measures.catalogue import MEASURES
+
+__all__ = ["cell_scores", "clamp_total", "constraint_ok", "criterion_points", "distance_margin_km", "eligible",
+           "feasible", "site_breakdown", "weighted_sum"]
 
 
 def distance_margin_km(res: float) -> float:
@@ -70,6 +73,34 @@ def weighted_sum(profile: Profile, n: int, criterion_scores) -> np.ndarray:
     return np.minimum(acc, np.float32(1.0), out=acc)  # float32 weights may sum past 1
 
 
+def criterion_points(profile: Profile, scores: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Sites' points per criterion and total score (0-100) from their 0-1 criterion scores.
+
+    The one place a site's score is weighed, for ranked sites and for :func:`site_breakdown`.
+
+    Parameters
+    ----------
+    profile : Profile
+        Its normalised weights.
+    scores : dict
+        ``{criterion key: 0-1 scores of the sites}`` (float64 arrays of equal length).
+
+    Returns
+    -------
+    total : numpy.ndarray
+        Each site's score, the sum of its points in criterion order, clamped to 0-100.
+    points : dict
+        ``{criterion key: 100 x weight x score}``.
+    """
+    n = len(next(iter(scores.values()))) if scores else 0
+    total = np.zeros(n)
+    points = {}
+    for c in profile.criteria:
+        points[c.key] = 100.0 * profile.weights[c.key] * scores[c.key]
+        total = total + points[c.key]
+    return clamp_total(total), points
+
+
 def site_breakdown(profile: Profile, raw: dict[str, float]) -> tuple[float, dict[str, dict]]:
     """Score one site from its raw values: total 0-100 and each criterion's part.
 
@@ -80,16 +111,12 @@ def site_breakdown(profile: Profile, raw: dict[str, float]) -> tuple[float, dict
     parts : dict
         ``{criterion: {measure, unit, raw, score, weight, contribution}}``.
     """
-    parts = {}
-    total = 0.0
-    for c in profile.criteria:
-        w = profile.weights[c.key]
-        s = float(c.function(np.float32(raw.get(c.measure, np.nan))))
-        contrib = 100.0 * w * s
-        total += contrib
-        parts[c.key] = {"measure": c.measure, "unit": MEASURES[c.measure].unit, "raw": raw.get(c.measure),
-                        "score": s, "weight": w, "contribution": contrib}
-    return float(clamp_total(total)), parts
+    scores = {c.key: np.array([float(c.function(np.float32(raw.get(c.measure, np.nan))))]) for c in profile.criteria}
+    total, points = criterion_points(profile, scores)
+    parts = {c.key: {"measure": c.measure, "unit": MEASURES[c.measure].unit, "raw": raw.get(c.measure),
+                     "score": float(scores[c.key][0]), "weight": profile.weights[c.key],
+                     "contribution": float(points[c.key][0])} for c in profile.criteria}
+    return float(total[0]) if len(total) else 0.0, parts
 
 
 def clamp_total(total):

@@ -35,9 +35,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from sitesel.analysis.profiles import Profile
 from sitesel.defaults import DEFAULT_CONCENTRATION, DEFAULT_K, DEFAULT_SAMPLES
 from sitesel.errors import SiteselError
-from sitesel.analysis.profiles import Profile
 
 #: Points of the one-at-a-time sweep per criterion.
 SWEEP_STEPS = 21

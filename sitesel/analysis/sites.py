@@ -7,6 +7,10 @@ footprint is reached; a seed whose reachable patch is too small marks the whole 
 Cells within the separation distance of an accepted site are blocked. All of this happens in
 small windows around each seed, read from the feasible-cell vectors, so its cost depends on the
 number of sites and their size, not on the size of the grid.
+
+:func:`delineate` works on the feasible cells only: ``cells``, their sorted flat indices into the
+grid, and ``scores``, one per cell. A site is a :class:`RawSite` holding *positions* into those
+two vectors, so ``cells[site.positions]`` are its grid cells and :func:`site_polygon` draws them.
 """
 from __future__ import annotations
 
@@ -33,14 +37,33 @@ SEED_BATCH = 4096
 
 @dataclass
 class RawSite:
-    """A delineated site: positions into the feasible-cell vectors, and its seed's score."""
+    """A delineated site: positions into the feasible-cell vectors, and its seed's score.
+
+    >>> site = RawSite(np.array([3, 4]), 0.9)
+    >>> site.positions.tolist(), site.seed_score
+    ([3, 4], 0.9)
+    """
 
     positions: np.ndarray
     seed_score: float
 
 
 def cells_needed(min_acres: float, grid: Grid) -> int:
-    """Cells of the grid needed for ``min_acres``."""
+    """Cells of the grid needed for ``min_acres``: rounded up, and at least one.
+
+    An area that is a whole number of cells (up to floating-point noise) needs exactly that many.
+
+    >>> from sitesel.study.grid import Grid
+    >>> grid = Grid("EPSG:5070", res=100.0, xmin=0.0, ymax=0.0, width=1, height=1)
+    >>> round(grid.cell_acres, 4)   # a hectare
+    2.4711
+    >>> cells_needed(10, grid)      # 4.05 cells
+    5
+    >>> cells_needed(4 * grid.cell_acres, grid)
+    4
+    >>> cells_needed(0.1, grid)
+    1
+    """
     return max(1, math.ceil(min_acres / grid.cell_acres - 1e-9))
 
 
@@ -87,12 +110,26 @@ def delineate(cells: np.ndarray, scores: np.ndarray, grid: Grid, min_acres: floa
               top: int) -> tuple[list[RawSite], dict]:
     """Grow up to ``top * OVERSAMPLE`` non-overlapping, separated sites of at least ``min_acres``.
 
+    Seeds are taken from the best score down (ties in grid order); each site has exactly
+    :func:`cells_needed` cells, rook-connected. Every feasible cell whose centre is within
+    ``separation_km`` (plus a cell diagonal) of an accepted site's cell is blocked for later sites,
+    so sites never overlap. A seed whose reachable patch is too small adds no site, and no cell
+    of that patch is tried again as a seed.
+
     Parameters
     ----------
     cells : ndarray of int64
         Sorted flat grid indices of the feasible cells.
     scores : ndarray of float32
         Their scores (0-1).
+    grid : Grid
+        The grid ``cells`` index (row-major: ``row * grid.width + col``).
+    min_acres : float
+        A site's footprint; see :func:`cells_needed`.
+    separation_km : float
+        The least distance between two sites.
+    top : int
+        The number of sites wanted; up to ``top * OVERSAMPLE`` are delineated.
 
     Returns
     -------
@@ -100,6 +137,35 @@ def delineate(cells: np.ndarray, scores: np.ndarray, grid: Grid, min_acres: floa
         In the order they were found (best seeds first).
     stats : dict
         ``seeds_tried`` and ``too_small`` (seeds whose patch could not hold a footprint).
+
+    Examples
+    --------
+    Two blocks of four feasible cells and a lone cell, on a grid of 100 m (2.47-acre) cells:
+
+    >>> from sitesel.study.grid import Grid
+    >>> grid = Grid("EPSG:5070", res=100.0, xmin=0.0, ymax=400.0, width=6, height=4)
+    >>> feasible = np.array([[1, 1, 0, 0, 1, 1],
+    ...                      [1, 1, 0, 0, 1, 1],
+    ...                      [0, 0, 0, 0, 1, 0],
+    ...                      [1, 0, 0, 0, 0, 0]], dtype=bool)
+    >>> score = np.array([[.8, .8, 0, 0, .9, 1.0],
+    ...                   [.5, .6, 0, 0, .7, .7],
+    ...                   [0., 0., 0, 0, .4, 0.],
+    ...                   [.1, 0., 0, 0, 0., 0.]], dtype=np.float32)
+    >>> cells = np.flatnonzero(feasible)           # sorted flat indices
+    >>> sites, stats = delineate(cells, score.ravel()[cells], grid, 4 * grid.cell_acres, 0.0, top=5)
+    >>> [sorted(cells[s.positions].tolist()) for s in sites]
+    [[4, 5, 10, 11], [0, 1, 6, 7]]
+    >>> [round(s.seed_score, 2) for s in sites]
+    [1.0, 0.8]
+    >>> stats                                      # the lone cell was tried, and too small
+    {'seeds_tried': 3, 'too_small': 1}
+
+    Ten kilometres apart is more than this grid holds: only the best site remains.
+
+    >>> sites, _ = delineate(cells, score.ravel()[cells], grid, 4 * grid.cell_acres, 10.0, top=5)
+    >>> [sorted(cells[s.positions].tolist()) for s in sites]
+    [[4, 5, 10, 11]]
     """
     need = cells_needed(min_acres, grid)
     index = _Cells(cells, grid)
@@ -194,11 +260,19 @@ def _block(index: _Cells, blocked: np.ndarray, pos: np.ndarray, sep_cells: float
 
 
 def site_polygon(flat: np.ndarray, grid: Grid):
-    """The union of a site's cells (flat grid indices) as a polygon in the grid CRS."""
+    """The union of a site's cells (flat grid indices) as a polygon in the grid CRS.
+
+    >>> from sitesel.study.grid import Grid
+    >>> grid = Grid("EPSG:5070", res=100.0, xmin=0.0, ymax=400.0, width=6, height=4)
+    >>> poly = site_polygon(np.array([4, 5, 10, 11, 16]), grid)
+    >>> poly.area, poly.bounds
+    (50000.0, (400.0, 100.0, 600.0, 400.0))
+    """
     rows, cols = np.divmod(np.asarray(flat, dtype=np.int64), grid.width)
     r0, c0 = rows.min(), cols.min()
     local = np.zeros((rows.max() - r0 + 1, cols.max() - c0 + 1), dtype=np.uint8)
     local[rows - r0, cols - c0] = 1
     tr = grid.transform @ Affine.translation(c0, r0)
-    polys = [shapely.geometry.shape(g) for g, v in features.shapes(local, mask=local.astype(bool), transform=tr) if v == 1]
+    polys = [shapely.geometry.shape(g) for g, v in features.shapes(local, mask=local.astype(bool), transform=tr)
+             if v == 1]
     return shapely.union_all(polys)

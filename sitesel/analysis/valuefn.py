@@ -1,4 +1,12 @@
-"""Value functions: map a criterion's raw value to a 0-1 score (cf. ArcGIS Rescale by Function)."""
+"""Value functions: map a criterion's raw value to a 0-1 score (cf. ArcGIS Rescale by Function).
+
+A profile's criterion table names a function and its parameters; :func:`value_function` checks
+them and builds the :class:`ValueFunction` that scores raw values:
+
+>>> f = value_function({"function": "linear", "best": 0, "worst": 50}, "criteria.interstate", "km")
+>>> f([0, 25, 80]).tolist()
+[1.0, 0.5, 0.0]
+"""
 from __future__ import annotations
 
 import math
@@ -6,9 +14,13 @@ import re
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
 from sitesel.errors import ProfileError
 
+__all__ = ["PARAMS", "PLAUSIBLE", "ValueFunction", "check_value", "parse_number", "value_function"]
+
+#: Value-function kinds and the parameters each takes.
 PARAMS = {
     "linear": ("best", "worst"),
     "step": ("thresholds", "scores"),
@@ -19,13 +31,32 @@ PARAMS = {
 
 @dataclass(frozen=True)
 class ValueFunction:
-    """A named transform with its parameters; ``missing`` is the score of a missing raw value."""
+    """A named transform with its parameters; ``missing`` is the score of a missing raw value.
+
+    Calling it scores raw values (computed in float32, clipped to 0-1):
+
+    - ``linear``: 1 at ``best``, 0 at ``worst``, straight between them;
+    - ``step``: ``scores[i]`` from the ``i``-th of the ascending ``thresholds`` on;
+    - ``logistic``: 0.5 at ``midpoint``, rising (``increasing``) or falling over ``width``;
+    - ``gaussian``: 1 at ``ideal``, falling off with ``spread``.
+
+    Examples
+    --------
+    >>> ValueFunction("step", {"thresholds": [230, 345], "scores": [0, 0.5, 1]})([115, 230, 500]).tolist()
+    [0.0, 0.5, 1.0]
+    >>> f = ValueFunction("logistic", {"midpoint": 100, "width": 20, "increasing": True}, missing=0.25)
+    >>> [round(v, 3) for v in f([60, 100, 140, float("nan")]).tolist()]
+    [0.119, 0.5, 0.881, 0.25]
+    >>> [round(v, 3) for v in ValueFunction("gaussian", {"ideal": 2, "spread": 1})([2, 3]).tolist()]
+    [1.0, 0.607]
+    """
 
     kind: str
     params: dict = field(default_factory=dict)
     missing: float = 0.0
 
-    def __call__(self, x) -> np.ndarray:
+    def __call__(self, x: npt.ArrayLike) -> np.ndarray:
+        """Scores (float32, 0-1) of raw values ``x``; NaN scores :attr:`missing`."""
         x = np.asarray(x, dtype=np.float32)
         p = self.params
         with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
@@ -45,7 +76,11 @@ class ValueFunction:
         return np.where(np.isnan(x), np.float32(self.missing), s).astype(np.float32)
 
     def reach(self) -> float:
-        """The raw value beyond which the score no longer changes (to within 0.3%)."""
+        """The raw value beyond which the score no longer changes (to within 0.3%).
+
+        >>> ValueFunction("linear", {"best": 0, "worst": 50}).reach()
+        50.0
+        """
         p = self.params
         if self.kind == "linear":
             return float(max(p["best"], p["worst"]))
@@ -56,6 +91,7 @@ class ValueFunction:
         return float(p["ideal"] + 3.5 * p["spread"])
 
     def describe(self) -> str:
+        """The function as written, e.g. ``linear(best=0, worst=50)``."""
         return f"{self.kind}(" + ", ".join(f"{k}={v}" for k, v in self.params.items()) + ")"
 
 
@@ -71,6 +107,24 @@ def value_function(spec: dict, where: str, unit: str | None = None) -> ValueFunc
     unit : str, optional
         The measure's unit; raw-value parameters outside its plausible range are refused
         (see :func:`check_value`).
+
+    Returns
+    -------
+    ValueFunction
+
+    Raises
+    ------
+    ProfileError
+        An unknown function, a missing or ill-typed parameter, or a value outside its range.
+
+    Examples
+    --------
+    >>> f = value_function({"function": "gaussian", "ideal": 3, "spread": 2, "missing": 0.5}, "criteria.flat", "%")
+    >>> [round(v, 3) for v in f([3, 5, float("nan")]).tolist()]
+    [1.0, 0.607, 0.5]
+    >>> value_function({"function": "linear", "best": 5, "worst": 5}, "criteria.x", "km")
+    Traceback (most recent call last):
+    sitesel.errors.ProfileError: criteria.x: linear best and worst must differ (they are 5 and 5)
     """
     if not isinstance(spec, dict):
         raise ProfileError(f"{where}: must be a table with function = ... and its parameters")
@@ -83,7 +137,7 @@ def value_function(spec: dict, where: str, unit: str | None = None) -> ValueFunc
     params = {k: spec[k] for k in PARAMS[kind]}
 
     def value(k: str, v=None) -> float:  # a raw value of the measure, in its unit
-        x = _number(params[k] if v is None else v, f"{where}.{k}", unit)
+        x = parse_number(params[k] if v is None else v, f"{where}.{k}", unit)
         if unit is not None:
             check_value(x, unit, f"{where}.{k}")
         return x
@@ -100,7 +154,7 @@ def value_function(spec: dict, where: str, unit: str | None = None) -> ValueFunc
         ts = [value("thresholds", v) for v in t]
         if ts != sorted(ts):
             raise ProfileError(f"{where}.thresholds must be ascending, not {t}")
-        sc = [_number(v, f"{where}.scores") for v in sc]
+        sc = [parse_number(v, f"{where}.scores") for v in sc]
         if any(not 0 <= v <= 1 for v in sc):
             raise ProfileError(f"{where}.scores must lie in 0-1, not {sc}")
         if not _single_peaked(sc):
@@ -108,17 +162,17 @@ def value_function(spec: dict, where: str, unit: str | None = None) -> ValueFunc
                                "the best value never lowers the score); split the criterion in two")
     elif kind == "logistic":
         value("midpoint")
-        width = _number(params["width"], f"{where}.width", unit)
+        width = parse_number(params["width"], f"{where}.width", unit)
         if not np.float32(width) > 0:
             raise ProfileError(f"{where}.width must be positive, not {width:g}")
         if not isinstance(params["increasing"], bool):
             raise ProfileError(f"{where}.increasing must be true or false, not {params['increasing']!r}")
     else:
         value("ideal")
-        spread = _number(params["spread"], f"{where}.spread", unit)
+        spread = parse_number(params["spread"], f"{where}.spread", unit)
         if not np.float32(spread) > 0:
             raise ProfileError(f"{where}.spread must be positive, not {spread:g}")
-    missing = _number(spec.get("missing", 0.0), f"{where}.missing")
+    missing = parse_number(spec.get("missing", 0.0), f"{where}.missing")
     if not 0 <= missing <= 1:
         raise ProfileError(f"{where}.missing must lie in 0-1 (the score of a missing value), not {missing:g}")
     # Parameters are kept as written (3, not 3.0) so that run.json reads like the profile.
@@ -155,13 +209,63 @@ _CONVERSIONS = {
 
 
 def check_value(x: float, unit: str, where: str) -> None:
-    """Refuse a raw value outside the plausible range of its unit, saying what the unit is."""
+    """Refuse a raw value outside the plausible range of its unit, saying what the unit is.
+
+    Parameters
+    ----------
+    x : float
+        The value.
+    unit : str
+        The measure's unit (a key of :data:`PLAUSIBLE`; any value passes for other units).
+    where : str
+        Where the value was given, for messages.
+
+    Raises
+    ------
+    ProfileError
+        ``x`` lies outside the unit's plausible range.
+
+    Examples
+    --------
+    >>> check_value(15, "km", "constraints.tx.max")
+    >>> check_value(15000, "km", "constraints.tx.max")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    sitesel.errors.ProfileError: constraints.tx.max = 15000 is outside the plausible 0..5000 km; distances are in km ...
+    """
     lo, hi, hint = PLAUSIBLE.get(unit, (-math.inf, math.inf, ""))
     if not lo <= x <= hi:
         raise ProfileError(f"{where} = {x:g} is outside the plausible {lo:g}..{hi:g} {unit}; {hint}")
 
 
-def _number(v, where: str, unit: str | None = None) -> float:
+def parse_number(v: object, where: str, unit: str | None = None) -> float:
+    """A number given in a profile, as float; text, true/false and non-finite values are refused.
+
+    Parameters
+    ----------
+    v : object
+        The value as parsed from TOML.
+    where : str
+        Where it was given (``"file: criteria.key.best"``), for messages.
+    unit : str, optional
+        The measure's unit, to say what a number written as text (``"15 km"``) should be.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ProfileError
+        ``v`` is not a finite number.
+
+    Examples
+    --------
+    >>> parse_number(3, "footprint.min_acres", "acres")
+    3.0
+    >>> parse_number("15000 m", "constraints.tx.max", "km")
+    Traceback (most recent call last):
+    sitesel.errors.ProfileError: constraints.tx.max is the text '15000 m'; write a bare number in km, e.g. 15
+    """
     if isinstance(v, str):
         raise ProfileError(f"{where} is the text {v!r}; write a bare number{_as_number(v, unit)}")
     if isinstance(v, bool) or not isinstance(v, (int, float)):

@@ -27,7 +27,8 @@ def run(a: argparse.Namespace) -> int:
     c = compare(a.run_a, a.run_b, top=a.top, min_overlap=a.min_overlap)
     print(c.report())
     rb = Path(a.run_b)
-    out = Path(a.out) if a.out else rb.resolve().parent / f"compare-{Path(a.run_a).resolve().name}-vs-{rb.resolve().name}"
+    out = (Path(a.out) if a.out
+           else rb.resolve().parent / f"compare-{Path(a.run_a).resolve().name}-vs-{rb.resolve().name}")
     write_comparison(c, out)
     print(f"wrote compare.csv, compare.json, compare_map.html -> {out}")
     return 0

@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sitesel.errors import FetchError
 from sitesel.cli.options import bbox_arg
+from sitesel.errors import FetchError
 
 
 def add_parser(sub) -> None:
@@ -103,7 +103,7 @@ def run_sources(a: argparse.Namespace) -> int:
     from sitesel.acquire.catalog import load_catalog
 
     cat = load_catalog(a.catalog)
-    for name, layer in cat.layers.items():
+    for name in cat.layers:
         for src in cat.sources_of(name):
             mark = "" if src.confirmed else "  [address not confirmed by the publisher: see note]"
             print(f"{name:18s} {src.id}: {src.title}\n{'':18s} {src.publisher}; {src.licence}\n"

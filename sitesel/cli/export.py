@@ -18,8 +18,9 @@ def add_parser(sub) -> None:
 
 def run(a: argparse.Namespace) -> int:
     from sitesel.errors import SiteselError
-    from sitesel.output.vector import FORMATS, export_run, parse_formats
     from sitesel.output.runs import read_run
+    from sitesel.output.vector import FORMATS, parse_formats
+    from sitesel.pipeline.products import export_run
 
     fmts = parse_formats(a.format)
     r = read_run(a.run_dir)

@@ -18,8 +18,8 @@ def add_parser(sub) -> None:
 
 
 def run(a: argparse.Namespace) -> int:
-    from sitesel.output.writers import write_products
     from sitesel.output.runs import read_run
+    from sitesel.pipeline.products import write_products
 
     r = read_run(a.run_dir)
     if a.layers:

@@ -38,7 +38,8 @@ def add_profile_options(p: argparse.ArgumentParser, park_required: bool = False)
                    help="override a requirement (repeatable): a dotted path such as constraints.slope.max=5, "
                         "footprint.min_acres=1000, criteria.workforce.midpoint=300000, or max_MEASURE=V / "
                         "min_MEASURE=V for every hard constraint on a measure (e.g. max_slope_pct=5)")
-    p.add_argument("--ahp", metavar="TOML", help="take the weights from an AHP pairwise comparison matrix ([ahp] table)")
+    p.add_argument("--ahp", metavar="TOML",
+                   help="take the weights from an AHP pairwise comparison matrix ([ahp] table)")
     p.add_argument("--force-ahp", action="store_true", help="accept an AHP matrix whose consistency ratio exceeds 0.1")
 
 
@@ -97,7 +98,8 @@ def add_study_options(r: argparse.ArgumentParser) -> None:
                    help="cell size in metres (default 500 nationally, finer for small regions)")
     r.add_argument("--layers", help="layer manifest TOML (default: the national manifest for ../shared/data)")
     r.add_argument("--land", choices=("federal", "all"), default="federal",
-                   help="federal: eligible federal land only (default); all: any land except never-eligible federal land")
+                   help="federal: eligible federal land only (default); "
+                        "all: any land except never-eligible federal land")
     r.add_argument("--allow-missing", action="store_true", help="rank without criteria whose layers are missing")
     r.add_argument("--demo", action="store_true", help="use the bundled synthetic demo dataset (no downloads)")
     r.add_argument("--no-cache", action="store_true", help="do not read or write the on-disk caches")
@@ -110,29 +112,17 @@ def add_study_options(r: argparse.ArgumentParser) -> None:
                    help="GiB the run may use (default: most of this machine's memory); bigger grids are tiled")
 
 
+def study_options(a: argparse.Namespace):
+    """The :class:`~sitesel.pipeline.study.StudyOptions` the command-line options describe."""
+    from sitesel.pipeline.study import StudyOptions
+
+    return StudyOptions(region=a.region, bbox=a.bbox, resolution=a.resolution, layers=a.layers, demo=a.demo,
+                        use_cache=not a.no_cache, workers=a.workers, scheduler=a.scheduler,
+                        dask_workers=a.dask_workers, tile_size=a.tile_size, memory_gib=getattr(a, "memory", None))
+
+
 def open_study_from_args(a: argparse.Namespace, prog):
     """The study the options describe (the demo region with ``--demo``)."""
-    from pathlib import Path
+    from sitesel.pipeline.study import open_study
 
-    from sitesel.io.manifest import default_manifest_path, load_manifest
-    from sitesel.study.core import Study, resolve_region
-
-    if a.demo:
-        from sitesel.io.cache import cache_root
-        from sitesel.demo import DEMO_REGION, make_demo
-
-        manifest_path = make_demo(cache_root() / "demo")
-        region = a.region or (None if a.bbox else DEMO_REGION)
-    else:
-        manifest_path = Path(a.layers) if a.layers else default_manifest_path()
-        region = a.region
-    manifest = load_manifest(manifest_path)
-    with prog.step("resolving region"):
-        reg = resolve_region(manifest, region, a.bbox)
-    study = Study.open(manifest, reg, a.resolution, use_cache=not a.no_cache, progress=prog,
-                       workers=a.workers if a.scheduler is None else None, scheduler=a.scheduler,
-                       dask_workers=a.dask_workers, tile_size=a.tile_size,
-                       memory_gib=getattr(a, "memory", None))
-    prog.log(f"grid {study.grid.width} x {study.grid.height} cells of {study.grid.res:g} m in {study.grid.crs} "
-             f"for {reg.label}")
-    return study
+    return open_study(study_options(a), prog)

@@ -22,9 +22,9 @@ def add_parser(sub) -> None:
 
 
 def run(a: argparse.Namespace) -> int:
-    from sitesel.errors import SiteselError
     from sitesel.analysis.profiles import list_profiles, load_profile, profile_toml
     from sitesel.cli.options import profiles_from_args
+    from sitesel.errors import SiteselError
 
     if a.action == "list" and not a.park and not a.profile:
         for name in list_profiles():

@@ -8,8 +8,8 @@ from sitesel.errors import SiteselError
 
 
 def add_parser(sub) -> None:
-    from sitesel.defaults import DEFAULT_CONCENTRATION, DEFAULT_K, DEFAULT_SAMPLES
     from sitesel.cli.options import add_profile_options, add_study_options
+    from sitesel.defaults import DEFAULT_CONCENTRATION, DEFAULT_K, DEFAULT_SAMPLES
 
     s = sub.add_parser("sensitivity", help="rank, then perturb the weights and report how robust each site's rank is",
                        description="Rank one park type, then re-score its candidate sites under N weight vectors "
@@ -21,7 +21,8 @@ def add_parser(sub) -> None:
     s.add_argument("--samples", type=int, default=DEFAULT_SAMPLES, help=f"weight samples (default {DEFAULT_SAMPLES})")
     s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     s.add_argument("--concentration", type=float, default=DEFAULT_CONCENTRATION,
-                   help=f"Dirichlet concentration c: weight sd = sqrt(w(1-w)/(c+1)) (default {DEFAULT_CONCENTRATION:g})")
+                   help="Dirichlet concentration c: weight sd = sqrt(w(1-w)/(c+1)) "
+                        f"(default {DEFAULT_CONCENTRATION:g})")
     s.add_argument("-k", "--top-k", type=int, dest="k", help=f"report the share of samples in the top k "
                                                              f"(default min({DEFAULT_K}, --top))")
     s.add_argument("--out", required=True, help="output directory (must be new or empty)")
@@ -30,10 +31,10 @@ def add_parser(sub) -> None:
 
 
 def run(a: argparse.Namespace) -> int:
-    from sitesel.api import StudySession, write_run
-    from sitesel.progress import Progress
     from sitesel.analysis.sensitivity import add_robustness_layer, write_extras
+    from sitesel.api import StudySession, write_run
     from sitesel.cli.options import open_study_from_args, profiles_from_args
+    from sitesel.progress import Progress
 
     prog = Progress(quiet=a.quiet)
     profiles = profiles_from_args(a)

@@ -2,7 +2,8 @@
 
 A source file can be missing, unreadable, of a format sitesel does not read, corrupt or truncated,
 without a CRS, or labelled with a CRS its coordinates contradict (degrees labelled as metres,
-feet as metres). Each case raises :class:`~sitesel.errors.LayerError` naming the layer and the file
+feet as metres: see :mod:`sitesel.io.coordinates`). Each case raises
+:class:`~sitesel.errors.LayerError` naming the layer and the file
 and saying what to do. A CRS in feet (international or US survey) is accepted: pyproj reads the
 unit from the CRS and reprojection converts it.
 """
@@ -13,16 +14,23 @@ import os
 import struct
 import warnings
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass
-from difflib import get_close_matches
 from pathlib import Path
 
 import numpy as np
 import pyogrio
 from pyproj import CRS, Transformer
-from pyproj.exceptions import CRSError, ProjError
+from pyproj.exceptions import CRSError
 
-from sitesel.errors import EmptyLayerError, LayerError
+from sitesel.errors import EmptyLayerError, LayerError, did_you_mean
+from sitesel.io.coordinates import check_coordinates
+from sitesel.io.formats import csv_point_options, is_geoparquet, parquet_info
+
+__all__ = [
+    "RASTER_FORMATS", "SAMPLE_FEATURES", "VECTOR_FORMATS", "VectorInfo", "bbox_in",
+    "check_file", "forget_infos", "gdal_reason", "known_infos", "remember_infos", "vector_info",
+]
 
 #: Vector formats sitesel reads (by file suffix); a ``.gdb`` is a folder.
 VECTOR_FORMATS = {
@@ -33,10 +41,6 @@ VECTOR_FORMATS = {
 #: Raster formats sitesel reads.
 RASTER_FORMATS = {".tif": "GeoTIFF", ".tiff": "GeoTIFF", ".vrt": "GDAL VRT", ".img": "ERDAS Imagine"}
 
-#: Share of sampled features that must lie in (a margin around) the area where the CRS is
-#: defined. A mislabelled file (feet as metres, the wrong zone) puts nearly all of its features
-#: elsewhere; a regional file stored in one state-plane zone still has a good share inside.
-MIN_SHARE_IN_AREA = 0.25
 #: Features sampled (spread over the file) for the area-of-use check.
 SAMPLE_FEATURES = 400
 
@@ -73,10 +77,7 @@ def check_file(path: Path, name: str, kind: str = "vector") -> None:
     path = Path(path)
     formats = VECTOR_FORMATS if kind == "vector" else RASTER_FORMATS
     if not path.exists():
-        hint = ""
-        if path.parent.is_dir():
-            near = get_close_matches(path.name, [p.name for p in path.parent.iterdir()], n=1)
-            hint = f" (did you mean {near[0]}?)" if near else ""
+        hint = did_you_mean(path.name, [p.name for p in path.parent.iterdir()]) if path.parent.is_dir() else ""
         raise LayerError(f"layer '{name}': file not found: {path}{hint}; fix its path in the layer manifest")
     suffix = path.suffix.lower()
     if suffix not in formats:
@@ -152,9 +153,7 @@ def _check_zip(path: Path, name: str) -> None:
 def _vector_info(path: str, layer: str | None, stamp: tuple, name: str, fallback_crs: str | None,
                  x: str | None = None, y: str | None = None) -> VectorInfo:
     p = Path(path)
-    from sitesel.io.layers import _is_geoparquet, csv_point_options
-
-    if _is_geoparquet(p):
+    if is_geoparquet(p):
         return _parquet_vector_info(p, name, fallback_crs)
     opts = csv_point_options(x, y)
     try:
@@ -166,7 +165,7 @@ def _vector_info(path: str, layer: str | None, stamp: tuple, name: str, fallback
     if not layers:
         raise LayerError(f"{_label(name, p)}: the file holds no layers; re-export it")
     if layer is not None and layer not in layers:
-        raise LayerError(f"{_label(name, p)}: the file has no layer '{layer}'{_did_you_mean(layer, layers)}; "
+        raise LayerError(f"{_label(name, p)}: the file has no layer '{layer}'{did_you_mean(layer, layers)}; "
                          f"its layers are {', '.join(layers[:8])}: fix layer = ... in the manifest")
     if layer is None and len(layers) > 1 and not single:
         raise LayerError(f"{_label(name, p)}: the file holds several layers ({', '.join(layers[:8])}); "
@@ -242,27 +241,69 @@ def forget_infos() -> None:
     _KNOWN.clear()
 
 
-def known_infos(paths) -> dict[tuple, VectorInfo]:
-    """The descriptions this process has made of these files, to hand to another process."""
+def known_infos(paths: Iterable[str | os.PathLike]) -> dict[tuple, VectorInfo]:
+    """The descriptions this process has made of these files, to hand to another process.
+
+    Parameters
+    ----------
+    paths : iterable of path-like
+        Source files.
+
+    Returns
+    -------
+    dict
+        For :func:`remember_infos` in the other process.
+    """
     wanted = {str(p) for p in paths}
     return {k: v for k, v in _KNOWN.items() if k[0] in wanted}
 
 
 def remember_infos(infos: dict[tuple, VectorInfo]) -> None:
     """Take descriptions made by another process (keyed by file size and modification time, so
-    a file changed since is described again)."""
+    a file changed since is described again).
+
+    Parameters
+    ----------
+    infos : dict
+        As returned by :func:`known_infos`.
+    """
     if len(_KNOWN) > 512:
         _KNOWN.clear()
     _KNOWN.update(infos)
 
 
+def bbox_in(info: VectorInfo, bbox_lonlat: tuple[float, float, float, float] | None) -> tuple | None:
+    """A lon/lat box expressed in a source's CRS, to read only the features that meet it.
+
+    Parameters
+    ----------
+    info : VectorInfo
+        The source.
+    bbox_lonlat : tuple or None
+        ``(west, south, east, north)`` in degrees.
+
+    Returns
+    -------
+    tuple or None
+        ``(xmin, ymin, xmax, ymax)`` in ``info.crs``; None (read everything) when no box is given
+        or it cannot be expressed in that CRS.
+    """
+    if bbox_lonlat is None:
+        return None
+    try:
+        with np.errstate(all="ignore"):
+            b = Transformer.from_crs("EPSG:4326", info.crs, always_xy=True).transform_bounds(
+                *bbox_lonlat, densify_pts=21, errcheck=False)
+    except Exception:  # pyproj cannot express the box in this CRS: read everything, filter later
+        return None
+    return tuple(b) if all(math.isfinite(v) for v in b) and b[0] < b[2] and b[1] < b[3] else None
+
+
 def _parquet_vector_info(p: Path, name: str, fallback_crs: str | None) -> VectorInfo:
     """:class:`VectorInfo` of a GeoParquet file from its metadata and geometry column."""
-    import geopandas as gpd
+    import geopandas as gpd  # only GeoParquet sources need it here
 
-    from sitesel.io.layers import _parquet_info
-
-    crs_text, fields, geom_col = _parquet_info(p)
+    crs_text, fields, geom_col = parquet_info(p)
     try:
         geoms = gpd.read_parquet(p, columns=[geom_col]).geometry
     except Exception as exc:  # pyarrow errors of several kinds
@@ -286,11 +327,6 @@ def _parquet_vector_info(p: Path, name: str, fallback_crs: str | None) -> Vector
     gtype = gtypes.pop() if len(gtypes) == 1 else "Unknown"
     return VectorInfo(path=p, layer=None, crs=crs, fields=tuple(sorted(fields)), geometry_type=gtype,
                       features=len(geoms), bounds=bounds, lonlat_bounds=lonlat)
-
-
-def _did_you_mean(word: str, options) -> str:
-    hint = get_close_matches(word, list(options), n=1)
-    return f" (did you mean '{hint[0]}'?)" if hint else ""
 
 
 def _file_crs(text, fallback: str | None, name: str, path: Path) -> CRS:
@@ -346,107 +382,24 @@ def _sample_points(path: Path, layer: str | None, n: int, name: str,
     return out, extent
 
 
-def _area_of_use(crs: CRS):
-    aou = crs.area_of_use
-    if aou is None:
-        try:
-            auth = crs.to_authority(min_confidence=70)
-            aou = CRS.from_authority(*auth).area_of_use if auth else None
-        except (CRSError, TypeError):
-            aou = None
-    return aou
-
-
-def _inside(lon: np.ndarray, lat: np.ndarray, aou) -> np.ndarray:
-    w, s, e, n = aou.west, aou.south, aou.east, aou.north
-    width = (e - w) % 360 or 360.0
-    mx, my = max(1.0, 0.25 * width), max(1.0, 0.25 * (n - s))
-    in_lat = (lat >= s - my) & (lat <= n + my)
-    if width + 2 * mx >= 360:
-        return in_lat
-    # Longitudes measured eastwards from the west edge, so areas across the antimeridian work.
-    d = (lon - (w - mx)) % 360
-    return in_lat & (d <= width + 2 * mx)
-
-
-def check_coordinates(crs: CRS, bounds: tuple[float, float, float, float], sample: np.ndarray,
-                      label: str) -> tuple[float, float, float, float] | None:
-    """Refuse coordinates that contradict their CRS; return the data's lon/lat box.
-
-    Three checks: degrees must lie within +-180/+-90; a projected CRS (metres or feet) whose
-    coordinates all lie within +-180/+-90 holds degrees; and most features must lie in (a margin
-    around) the CRS's area of use, which catches feet labelled as metres and the wrong zone.
+def gdal_reason(exc: Exception) -> str:
+    """A GDAL/pyogrio/rasterio error as a short phrase with what to do.
 
     Parameters
     ----------
-    crs : CRS
-    bounds : tuple
-        The data's extent in ``crs``.
-    sample : ndarray, shape (n, 2)
-        Representative points in ``crs``.
-    label : str
-        "layer 'x' (path)" for messages.
+    exc : Exception
+        What GDAL (through pyogrio or rasterio) raised.
+
+    Returns
+    -------
+    str
+        The likely cause, GDAL's words (shortened) and the fix.
+
+    Examples
+    --------
+    >>> gdal_reason(OSError("Permission denied"))
+    'permission denied; make the file readable (e.g. chmod a+r)'
     """
-    xmin, ymin, xmax, ymax = bounds
-    fix = "fix the file's CRS (.prj) or set crs = \"EPSG:...\" in the layer's manifest entry"
-    unit = crs.axis_info[0].unit_name if crs.axis_info else "unknown unit"
-    if crs.is_geographic:
-        if max(abs(xmin), abs(xmax)) > 360.5 or max(abs(ymin), abs(ymax)) > 90.5:
-            raise LayerError(f"{label}: coordinates reach ({_big(xmax if abs(xmax) > abs(xmin) else xmin)}, "
-                             f"{_big(ymax if abs(ymax) > abs(ymin) else ymin)}), far beyond +-180/+-90 degrees, but its "
-                             f"CRS {_crs_name(crs)} is in degrees: the data are projected (metres or feet); {fix}")
-        if xmax > 180.5:
-            raise LayerError(f"{label}: longitudes run to {xmax:.1f} (0-360 convention); "
-                             "convert them to -180..180 (e.g. ogr2ogr -wrapdateline)")
-    elif max(abs(xmin), abs(xmax)) <= 180 and max(abs(ymin), abs(ymax)) <= 90:
-        raise LayerError(f"{label}: coordinates lie within +-180/+-90 ({xmin:.4g}..{xmax:.4g}, {ymin:.4g}..{ymax:.4g}) "
-                         f"but its CRS {_crs_name(crs)} is in {unit}s: they look like longitude/latitude degrees; {fix}")
-    try:
-        # To WGS84, not to the CRS's own datum: this builds the whole pipeline (units included),
-        # so a damaged definition (e.g. a unit of 0 in a .prj) fails here, not during the run.
-        to_ll = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
-        bad_unit = any(not a.unit_conversion_factor > 0 for a in crs.axis_info)
-    except (CRSError, ProjError) as exc:
-        raise LayerError(f"{label}: its CRS {_crs_name(crs)} cannot be used ({' '.join(str(exc).split())[:100]}); "
-                         f"{fix}") from None
-    if bad_unit:
-        raise LayerError(f"{label}: its CRS {_crs_name(crs)} has a unit of length 0; {fix}")
-    aou = _area_of_use(crs)
-    if aou is not None and len(sample):
-        with np.errstate(all="ignore"):
-            lon, lat = to_ll.transform(sample[:, 0], sample[:, 1], errcheck=False)
-        lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
-        share = float(np.mean(np.isfinite(lon) & np.isfinite(lat) & _inside(lon, lat, aou)))
-        if share < MIN_SHARE_IN_AREA:
-            raise LayerError(
-                f"{label}: {1 - share:.0%} of its features lie outside the area where its CRS {_crs_name(crs)} "
-                f"applies ({_area_name(aou.name)}: lon {aou.west:g}..{aou.east:g}, lat {aou.south:g}..{aou.north:g}): "
-                f"if the label is wrong (e.g. feet labelled as metres, or the wrong zone), {fix}; if not, reproject "
-                "the data to a CRS that covers them (e.g. EPSG:4269)")
-    try:
-        with np.errstate(all="ignore"):
-            ll = to_ll.transform_bounds(xmin, ymin, xmax, ymax, densify_pts=21, errcheck=False)
-    except (CRSError, ProjError):
-        return None
-    return tuple(float(v) for v in ll) if all(math.isfinite(v) for v in ll) else None
-
-
-def _area_name(name: str) -> str:
-    name = name.split(" - counties")[0].split(" - onshore")[0].rstrip(".")
-    return name if len(name) <= 60 else name[:57] + "..."
-
-
-def _big(v: float) -> str:
-    return f"{v:,.0f}"
-
-
-def _crs_name(crs: CRS) -> str:
-    auth = crs.to_authority(min_confidence=70)
-    return f"{auth[0]}:{auth[1]} ({crs.name})" if auth else f"'{crs.name}'"
-
-
-def gdal_reason(exc: Exception) -> str:
-    """A GDAL/pyogrio/rasterio error as a short phrase with what to do."""
     text = " ".join(str(exc).split())
     low = text.lower()
     if "malformed" in low or "file is not a database" in low or "truncat" in low or "corrupt" in low \

@@ -9,23 +9,59 @@ import dataclasses
 from pathlib import Path
 
 import geopandas as gpd
+from pyproj import CRS
 
 from sitesel.io.cache import CACHE_VERSION, atomic_file, cache_root, digest, file_fingerprint, load_json, save_json
 from sitesel.io.layers import LayerReport, read_vector
 from sitesel.io.manifest import LayerSpec
 
+__all__ = ["layer_key", "read_layer_cached"]
 
-def layer_key(spec: LayerSpec, crs, bbox) -> str:
-    """Cache key of a layer read: its manifest entry, source files, CRS and box."""
+
+def layer_key(spec: LayerSpec, crs: CRS | str, bbox: tuple[float, float, float, float] | None) -> str:
+    """Cache key of a layer read: its manifest entry, source files, CRS and box.
+
+    Parameters
+    ----------
+    spec : LayerSpec
+        The manifest entry.
+    crs : CRS or str
+        The CRS read into.
+    bbox : tuple or None
+        The lon/lat box read.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    OSError
+        A source file cannot be examined.
+    """
     entry = {k: v for k, v in dataclasses.asdict(spec).items() if k != "sources"}
     sources = [(str(s.layer), file_fingerprint(s.path)) for s in spec.sources if s.path.exists()]
     return digest(sorted((k, repr(v)) for k, v in entry.items()), sources, str(crs), bbox, CACHE_VERSION)
 
 
-def read_layer_cached(spec: LayerSpec, crs, bbox, report: LayerReport, use_cache: bool = True,
-                      root: str | None = None) -> gpd.GeoDataFrame:
-    """:func:`sitesel.io.layers.read_vector`, through the GeoParquet cache (in ``root``, default
-    :func:`sitesel.io.cache.cache_root`) when ``use_cache``."""
+def read_layer_cached(spec: LayerSpec, crs: CRS | str, bbox: tuple[float, float, float, float] | None,
+                      report: LayerReport, use_cache: bool = True, root: str | None = None) -> gpd.GeoDataFrame:
+    """:func:`sitesel.io.layers.read_vector`, through the GeoParquet cache when ``use_cache``.
+
+    Parameters
+    ----------
+    spec, crs, bbox, report
+        As for :func:`~sitesel.io.layers.read_vector`; ``report`` is filled from the cache on a hit.
+    use_cache : bool
+        Read and write the cache (else just read the layer).
+    root : str, optional
+        The cache folder (default :func:`sitesel.io.cache.cache_root`).
+
+    Returns
+    -------
+    GeoDataFrame
+        The same frame ``read_vector`` returns.
+    """
     if not use_cache:
         return read_vector(spec, crs, bbox, report)
     try:
@@ -56,7 +92,7 @@ def read_layer_cached(spec: LayerSpec, crs, bbox, report: LayerReport, use_cache
 def _as_loaded(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Give text columns back the form the loader makes (object dtype, None for missing)."""
     for col in gdf.columns:
-        if col != gdf.geometry.name and not (gdf[col].dtype.kind in "fiub"):
+        if col != gdf.geometry.name and gdf[col].dtype.kind not in "fiub":
             vals = gdf[col].astype(object)
             gdf[col] = vals.where(vals.notna(), None)
     return gdf

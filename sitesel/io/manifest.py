@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import math
 import os
-import tomllib
 from dataclasses import dataclass, field
-from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +15,13 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from sitesel.defaults import builtin_data
-from sitesel.errors import ManifestError
+from sitesel.errors import ManifestError, did_you_mean
+from sitesel.io.toml import read_toml
+
+__all__ = [
+    "CANONICAL_LAYERS", "NUMERIC_COLUMNS", "REQUIRED_COLUMNS", "ROOT_ENV", "LayerSpec", "Manifest", "Source",
+    "default_manifest_path", "load_manifest",
+]
 
 #: Canonical layers, their geometry family and the normalised columns the engine reads.
 CANONICAL_LAYERS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -102,6 +106,7 @@ class Manifest:
     layers: dict[str, LayerSpec]
 
     def has(self, layer: str) -> bool:
+        """Whether the manifest provides ``layer``."""
         return layer in self.layers
 
     def __getitem__(self, layer: str) -> LayerSpec:
@@ -138,16 +143,8 @@ def load_manifest(path: str | os.PathLike) -> Manifest:
         With one line naming the file and key at fault and what to write instead.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ManifestError(f"layer manifest not found: {path}; give an existing TOML file to --layers")
-    try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ManifestError(f"{path}: not valid TOML ({exc}); fix the file (schema: docs/schema.md)") from None
-    except UnicodeDecodeError:
-        raise ManifestError(f"{path}: not a text file; a layer manifest is TOML (docs/schema.md)") from None
-    except OSError as exc:
-        raise ManifestError(f"cannot read the layer manifest {path}: {exc.strerror}; check its permissions") from None
+    doc = read_toml(path, "layer manifest", ManifestError, schema="docs/schema.md",
+                    if_missing="give an existing TOML file to {opt:layers}")
     unknown = sorted(set(doc) - _TOP_KEYS)
     if unknown:
         raise ManifestError(f"{path}: unknown top-level key '{unknown[0]}'{_suggest(unknown[0], _TOP_KEYS)}")
@@ -168,8 +165,7 @@ _TOP_KEYS = {"root", "layers", "description", "title"}
 
 
 def _suggest(word: str, options) -> str:
-    hint = get_close_matches(str(word), sorted(options), n=1)
-    return f"; did you mean '{hint[0]}'?" if hint else f" (expected one of {', '.join(sorted(options))})"
+    return did_you_mean(word, sorted(options)) or f" (expected one of {', '.join(sorted(options))})"
 
 
 def _kind(v: Any) -> str:
@@ -211,7 +207,8 @@ def _layer_spec(path: Path, root: Path, name: str, raw: Any) -> LayerSpec:
         for i, s in enumerate(raw["sources"]):
             if not isinstance(s, dict) or not isinstance(s.get("path"), str) or set(s) - {"path", "layer"} \
                     or not isinstance(s.get("layer", ""), str):
-                raise ManifestError(f"{where}: sources[{i}] must be {{ path = \"...\", layer = \"...\" }} (layer optional)")
+                raise ManifestError(f"{where}: sources[{i}] must be "
+                                    f"{{ path = \"...\", layer = \"...\" }} (layer optional)")
             sources.append(Source(_resolve(root, s["path"]), s.get("layer")))
         sources = tuple(sources)
     elif "path" in raw:
@@ -223,10 +220,12 @@ def _layer_spec(path: Path, root: Path, name: str, raw: Any) -> LayerSpec:
 
     fields = raw.get("fields", {})
     if not isinstance(fields, dict) or not all(isinstance(v, str) for v in fields.values()):
-        raise ManifestError(f"{where}: fields must map column names, e.g. fields = {{ {columns[0] if columns else 'name'} = \"SOURCE_COLUMN\" }}")
+        raise ManifestError(f"{where}: fields must map column names, e.g. "
+                            f"fields = {{ {columns[0] if columns else 'name'} = \"SOURCE_COLUMN\" }}")
     bad_fields = sorted(set(fields) - set(columns))
     if bad_fields:
-        raise ManifestError(f"{where}: fields key '{bad_fields[0]}' is not a column of this layer (expected {', '.join(columns) or 'none'})")
+        raise ManifestError(f"{where}: fields key '{bad_fields[0]}' is not a column of this layer "
+                            f"(expected {', '.join(columns) or 'none'})")
 
     sentinels = {}
     for k, v in _table(raw, "sentinels", where).items():

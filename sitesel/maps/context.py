@@ -1,8 +1,8 @@
 """Context layers for maps and GeoPackages: what is drawn around the sites, clipped to the region.
 
-The same table of layers and styles serves the interactive map (:mod:`sitesel.maps.interactive`), the
-static picture (:mod:`sitesel.maps.static`) and the QGIS styles of the GeoPackage
-(:mod:`sitesel.output.vector`), so all three look alike.
+The same table of layers serves the interactive map (:mod:`sitesel.maps.interactive`), the static
+picture (:mod:`sitesel.maps.static`) and the GeoPackage (:mod:`sitesel.pipeline.products`); their
+colours are in :mod:`sitesel.maps.styles`.
 """
 from __future__ import annotations
 
@@ -13,33 +13,15 @@ import numpy as np
 import pandas as pd
 import shapely
 
+__all__ = ["CLIP_MARGIN_M", "CLIPPED", "CONTEXTS", "ClippedLayers", "Context", "DISPLAY_DECIMALS",
+           "SUBSTATION_MIN_KV", "clip_area", "context_layers", "for_display"]
+
 #: Context reaches this far past the region's border, so a feature a site's distance counts
 #: (a substation just across a state line) is still drawn.
 CLIP_MARGIN_M = 20_000.0
 #: Coordinates of display layers are rounded to 5 decimals of a degree (about 1 m).
 DISPLAY_DECIMALS = 5
 
-#: Colours of the managing agencies (PAD-US manager codes), as on BLM/USFS surface-management maps.
-AGENCY_COLORS = {
-    "BLM": "#f7d35c", "USFS": "#5aa05a", "DOD": "#d98fd9", "DOE": "#f08a5d", "USBR": "#6fa8dc",
-    "TVA": "#9e7bb5", "NPS": "#9b6b43", "FWS": "#7fc8c8", "BIA": "#c9a27e", "OTHER": "#bbbbbb",
-}
-#: Transmission voltage classes (lower bound kV, label, colour, line width in px).
-KV_STYLES = (
-    (765.0, "765 kV", "#54278f", 3.5),
-    (500.0, "500 kV", "#b30000", 3.0),
-    (345.0, "345 kV", "#e34a33", 2.5),
-    (230.0, "230 kV", "#fc8d59", 2.0),
-    (-np.inf, "under 230 kV or unknown", "#969696", 1.5),
-)
-#: Power-plant size classes (lower bound MW, label, circle radius in px).
-MW_STYLES = (
-    (2000.0, "2,000 MW and more", 13),
-    (1000.0, "1,000-2,000 MW", 10),
-    (300.0, "300-1,000 MW", 7),
-    (50.0, "50-300 MW", 5),
-    (-np.inf, "under 50 MW", 3),
-)
 #: Substations below this maximum voltage are left out (the evidence counts >= 115 kV too).
 SUBSTATION_MIN_KV = 115.0
 
@@ -58,7 +40,8 @@ class Context:
 
 CONTEXTS: tuple[Context, ...] = (
     Context("federal_land", "Eligible federal land (by agency)", ("federal_lands",), "polygon", "#f7d35c", show=True),
-    Context("transmission_lines", "Transmission lines (by voltage)", ("transmission_lines",), "line", "#e34a33", show=True),
+    Context("transmission_lines", "Transmission lines (by voltage)", ("transmission_lines",), "line", "#e34a33",
+            show=True),
     Context("substations", f"Substations (>= {SUBSTATION_MIN_KV:g} kV)", ("substations",), "point", "#6a3d9a"),
     Context("power_plants", "Power plants (sized by MW)", ("power_plants",), "point", "#ffb000"),
     Context("rivers", "Rivers", ("rivers",), "line", "#2b8cbe"),
@@ -70,19 +53,15 @@ CONTEXTS: tuple[Context, ...] = (
 )
 
 
-def style_classes(values, styles=KV_STYLES) -> np.ndarray:
-    """Index into ``styles`` (:data:`KV_STYLES` or :data:`MW_STYLES`) of each value: the first
-    class whose lower bound it meets; missing values get the last class."""
-    v = np.asarray(values, dtype=float)
-    v = np.where(np.isfinite(v), v, -np.inf)
-    out = np.full(v.shape, len(styles) - 1, dtype=np.int64)
-    for i in range(len(styles) - 1, -1, -1):  # the first class whose lower bound is met wins
-        out[v >= styles[i][0]] = i
-    return out
+def clip_area(study, margin_m: float = CLIP_MARGIN_M) -> shapely.Geometry:
+    """The region (grid CRS), lightly simplified and grown by ``margin_m``, prepared for predicates.
 
-
-def clip_area(study, margin_m: float = CLIP_MARGIN_M):
-    """The region (grid CRS), lightly simplified and grown by ``margin_m``."""
+    Parameters
+    ----------
+    study : sitesel.study.core.Study
+    margin_m : float
+        Metres the region is grown by.
+    """
     g = study.region.geometry
     area = shapely.buffer(shapely.simplify(g, min(margin_m / 4, 2_000.0)), margin_m)
     shapely.prepare(area)  # many predicate tests follow: a national region has ~10^5 vertices
@@ -101,12 +80,40 @@ def _clip(gdf: gpd.GeoDataFrame, area) -> gpd.GeoDataFrame:
     return sub[~sub.geometry.is_empty & sub.geometry.notna()]
 
 
-#: Clipped context layers per study (spec key and region) and layer; see :func:`context_layers`.
-_CONTEXT: dict = {}
+class ClippedLayers:
+    """Clipped context layers of the last few studies, shared by the park types ranked over one.
+
+    Only federal land depends on the park (its agencies); every other layer, and the clip area,
+    is clipped once per study and region.
+
+    Parameters
+    ----------
+    studies : int
+        Studies kept; the oldest is dropped past this many.
+    """
+
+    def __init__(self, studies: int = 4):
+        self.studies = studies
+        self._by_study: dict = {}
+
+    def of(self, study) -> dict:
+        """The cache of ``study`` (spec and region): (layer, agencies, margin) -> GeoDataFrame or None."""
+        cache = self._by_study.setdefault((study.spec.key(), shapely.to_wkb(study.region.geometry)), {})
+        if len(self._by_study) > self.studies:
+            self._by_study.pop(next(iter(self._by_study)))
+        return cache
+
+    def clear(self) -> None:
+        """Forget every study."""
+        self._by_study.clear()
 
 
-def context_layers(study, agencies=None, land: str = "federal", margin_m: float = CLIP_MARGIN_M,
-                   names=None) -> dict[str, gpd.GeoDataFrame]:
+#: The process's clipped context layers (see :func:`context_layers`).
+CLIPPED = ClippedLayers()
+
+
+def context_layers(study, agencies: list[str] | None = None, land: str = "federal",
+                   margin_m: float = CLIP_MARGIN_M, names=None) -> dict[str, gpd.GeoDataFrame]:
     """Context layers of a study clipped to its region (grid CRS, full detail).
 
     Parameters
@@ -126,11 +133,7 @@ def context_layers(study, agencies=None, land: str = "federal", margin_m: float 
         Context name -> GeoDataFrame with a ``label`` column (plain text, not escaped) and the
         columns its style needs (``agency``, ``voltage_kv``, ``max_kv``, ``mw``, ``fuel``, ``interstate``).
     """
-    # Several park types ranked over one study share their clipped layers (only federal land
-    # depends on the park's agencies): kept on the study.
-    cache = _CONTEXT.setdefault((study.spec.key(), shapely.to_wkb(study.region.geometry)), {})
-    if len(_CONTEXT) > 4:
-        _CONTEXT.pop(next(iter(_CONTEXT)))
+    cache = CLIPPED.of(study)
     wanted = set(names) if names is not None else {c.name for c in CONTEXTS}
     out: dict[str, gpd.GeoDataFrame] = {}
     for ctx in CONTEXTS:
@@ -142,7 +145,7 @@ def context_layers(study, agencies=None, land: str = "federal", margin_m: float 
         if key not in cache:
             gdf = _prepare(ctx, study, agencies)
             if gdf is not None:
-                # The clip area (the region simplified and buffered: ~1.5 s for the lower 48) is
+                # The clip area (the region simplified and buffered, costly for a large region) is
                 # the same for every park; federal land is clipped again for each set of agencies.
                 if ("area", margin_m) not in cache:
                     cache[("area", margin_m)] = clip_area(study, margin_m)
@@ -170,7 +173,8 @@ def _prepare(ctx: Context, study, agencies) -> gpd.GeoDataFrame | None:
         return g
     if ctx.name == "transmission_lines":
         g = gdf[["voltage_kv", "geometry"]].copy()
-        g["label"] = [f"{kv:g} kV line" if np.isfinite(kv) else "line, voltage unknown" for kv in g["voltage_kv"].astype(float)]
+        g["label"] = [f"{kv:g} kV line" if np.isfinite(kv) else "line, voltage unknown"
+                      for kv in g["voltage_kv"].astype(float)]
         return g
     if ctx.name == "substations":
         g = gdf[gdf["max_kv"].astype(float) >= SUBSTATION_MIN_KV][["name", "max_kv", "geometry"]].copy()
@@ -201,15 +205,30 @@ def _fmt_mw(mw: float) -> str:
 
 
 def for_display(gdf: gpd.GeoDataFrame, tolerance_m: float, decimals: int = DISPLAY_DECIMALS) -> gpd.GeoDataFrame:
-    """Simplify (in the layer's metric CRS), move to WGS84 and round coordinates, for web maps."""
+    """Simplify (in the layer's metric CRS), move to WGS84 and round coordinates, for web maps.
+
+    Parameters
+    ----------
+    gdf : GeoDataFrame
+        A context layer in a metric CRS.
+    tolerance_m : float
+        Simplification tolerance in metres (0: none; points are never simplified).
+    decimals : int
+        Decimals of a degree kept.
+
+    Returns
+    -------
+    GeoDataFrame
+        In EPSG:4326, without empty or missing geometries.
+    """
     out = gdf.copy()
     types = set(out.geom_type.dropna())
     if tolerance_m > 0 and types - {"Point", "MultiPoint"}:
         # Only polygons need their topology kept (a simplified ring must not cross itself); lines
-        # simplify ~4x faster without.
+        # simplify much faster without.
         polygons = bool(types & {"Polygon", "MultiPolygon"})
         out["geometry"] = out.geometry.simplify(tolerance_m, preserve_topology=polygons)
     out = out.to_crs("EPSG:4326")
-    # Rounding every coordinate (what set_precision's "pointwise" mode does, ~5x faster).
+    # Rounding every coordinate: what set_precision's "pointwise" mode does, at a fraction of the cost.
     out["geometry"] = shapely.transform(out.geometry.values, lambda xy: np.round(xy, decimals))
     return out[~out.geometry.is_empty & out.geometry.notna()]

@@ -1,49 +1,48 @@
 """The interactive map of a run (Folium): ranked sites, their evidence and context layers.
 
 Every piece of data text that reaches the page (unit and agency names, feature names, region
-labels) goes through :func:`esc`, so a name such as ``<img src=x onerror=alert(1)>`` is shown as
-text: in tooltips, popups, the search list, legends and the title panel alike.
+labels) is escaped by :func:`sitesel.maps.popups.esc`, so a name such as
+``<img src=x onerror=alert(1)>`` is shown as text: in tooltips, popups, the search list, legends
+and the title panel alike. Finished text is put into the page as it is (:class:`StaticHtml`),
+never compiled as a template.
 """
 from __future__ import annotations
 
-import datetime as dt
-import html
 import json
 import math
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import branca.colormap as cm
 import branca.element
 import folium
-import shapely
-import geopandas as gpd
-from shapely import GeometryType
 import numpy as np
-import pandas as pd
 from folium import plugins
 from folium.template import Template
 from folium.utilities import JsCode
 
-from sitesel import __version__
-from sitesel.analysis.evidence import NEAREST
-from sitesel.maps.context import AGENCY_COLORS, CONTEXTS, DISPLAY_DECIMALS, KV_STYLES, MW_STYLES, for_display, style_classes
-from sitesel.measures.catalogue import MEASURES
+from sitesel.maps.context import CONTEXTS, context_layers
+from sitesel.maps.display import SIMPLIFY_FRACTION, display_frames, feature_collection, use_json_memo
+from sitesel.maps.popups import PAGE_CSS, legend_html, site_label, site_popup, site_tooltip, title_html
+from sitesel.maps.styles import AGENCY_COLORS, KV_STYLES, MW_STYLES, SCORE_COLORS
 from sitesel.maps.vendored import external_links, inline_assets
+from sitesel.output.record import run_record
+from sitesel.output.runs import Run
+from sitesel.output.sites import tidy
 
-#: Display simplification of context layers, as a fraction of the region's diagonal. 1/5000 of
-#: a four-state region is ~400 m: invisible below zoom 10, and it keeps the map a few MB.
-SIMPLIFY_FRACTION = 1 / 5000
-#: Context layers may take this many bytes of GeoJSON in the page; past it, lines and polygons
-#: are simplified harder (a lower-48 map would otherwise carry some 20 MB of roads and lines, and
-#: take long to open). Four states fit unthinned.
-CONTEXT_BUDGET_BYTES = 6_000_000
+__all__ = ["SURFACE_MAX_PX", "SiteSearch", "StaticHtml", "TILES", "render_map", "result_map", "site_map",
+           "surface_overlay", "write_map"]
+
+# The large context layers' JSON is written once however many maps embed them: folium's
+# templates take their JSON from sitesel.maps.display.JSON_MEMO from here on.
+use_json_memo()
+
 #: Longest side (pixels) of the suitability image overlay.
 SURFACE_MAX_PX = 1600
-#: Score colours (red = low, green = high), shared with the static map.
-SCORE_COLORS = ["#d73027", "#fc8d59", "#fee08b", "#d9ef8b", "#91cf60", "#1a9850"]
 
+#: Base layers: (tiles, name in the layer control, attribution); the first is shown.
 TILES = (
     ("https://server.arcgisonline.com/ArcGIS/rest/services/Canvas/World_Light_Gray_Base/MapServer/tile/{z}/{y}/{x}",
      "light (Esri Light Gray)", "Tiles &copy; Esri &mdash; Esri, HERE, Garmin, &copy; OpenStreetMap contributors"),
@@ -52,11 +51,6 @@ TILES = (
      "satellite (Esri World Imagery)",
      "Tiles &copy; Esri &mdash; Source: Esri, Maxar, Earthstar Geographics, and the GIS User Community"),
 )
-
-#: Nearest-feature kinds in popups: prefix -> label.
-NEAREST_LABELS = {"substation": "substation", "line": "transmission line", "plant": "power plant",
-                  "water": "river or lake", "interstate": "Interstate", "rail": "railroad", "port": "port",
-                  "airport": "airport"}
 
 # Binding pre-escaped HTML from feature properties: the strings were escaped in Python.
 _BIND_TIP_AND_POPUP = """
@@ -67,102 +61,6 @@ _BIND_TIP_AND_POPUP = """
 _BIND_SITE = JsCode("""function(feature, layer) {
     layer.options.className = 'ss-site ss-site-' + feature.properties.rank;""" + _BIND_TIP_AND_POPUP)
 _BIND_NUMBER = JsCode("function(feature, layer) {" + _BIND_TIP_AND_POPUP)
-
-
-def esc(value) -> str:
-    """HTML-escape ``value`` for any place in a Folium page.
-
-    Besides ``& < > " '``, the characters that end or interpolate a JavaScript template literal
-    (backtick, ``$``, backslash) become entities too, because Folium writes tooltips and popups
-    into such literals.
-    """
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "n/a"
-    s = html.escape(str(value), quote=True)
-    return s.replace("`", "&#96;").replace("$", "&#36;").replace("\\", "&#92;")
-
-
-def fmt(v, digits: int = 2) -> str:
-    """A number for people: thousands separators for big values, ``n/a`` for missing."""
-    if v is None:
-        return "n/a"
-    if isinstance(v, (bool, np.bool_)):
-        return "yes" if v else "no"
-    if isinstance(v, (int, float, np.integer, np.floating)):
-        if not math.isfinite(float(v)):
-            return "n/a"
-        return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.{digits}f}"
-    return str(v)
-
-
-def _get(row, key):
-    v = row.get(key) if hasattr(row, "get") else None
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
-        return None
-    return v
-
-
-def site_label(row) -> str:
-    """Plain-text label of a site (searchable): ``Site 3 - BLM Mojave unit, NV (score 83.5)``."""
-    where = " ".join(str(x) for x in (_get(row, "agency"), _get(row, "unit")) if x)
-    state = _get(row, "state")
-    return f"Site {int(row['rank'])} - {where or 'land'}{', ' + str(state) if state else ''} (score {row['score']:.1f})"
-
-
-def site_tooltip(row) -> str:
-    """Tooltip HTML (escaped): rank, score, acres, agency."""
-    return (f"<b>#{int(row['rank'])}</b> score <b>{esc(fmt(row['score'], 1))}</b> &middot; "
-            f"{esc(fmt(_get(row, 'acres')))} acres &middot; {esc(_get(row, 'agency') or 'n/a')}"
-            + (f" {esc(_get(row, 'unit'))}" if _get(row, "unit") else ""))
-
-
-def _lonlat(row) -> str:
-    lat, lon = _get(row, "lat"), _get(row, "lon")
-    return "n/a" if lat is None or lon is None else f"{float(lat):.4f}, {float(lon):.4f} (lat, lon)"
-
-
-def site_popup(row, run, exports: list[str]) -> str:
-    """Popup HTML (escaped) with the site's full breakdown and links to its rows in the exports."""
-    rank = int(row["rank"])
-    parts = [f'<div class="ss-popup"><h4>Site {rank} &middot; score {esc(fmt(row["score"], 1))} / 100</h4>',
-             f'<div>{esc(fmt(_get(row, "acres")))} acres &middot; {esc(_get(row, "state") or "n/a")} &middot; '
-             f'{esc(_get(row, "agency") or "n/a")} {esc(_get(row, "unit") or "")}<br>'
-             f'centre {esc(_lonlat(row))}</div>']
-    parts.append('<table class="ss-t"><tr><th>criterion</th><th>value</th><th>score</th><th>weight</th>'
-                 '<th>points</th></tr>')
-    for key, c in run.criteria.items():
-        unit = MEASURES[c["measure"]].unit if c.get("measure") in MEASURES else ""
-        parts.append(f"<tr><td>{esc(key)}</td><td>{esc(fmt(_get(row, c.get('measure'))))} {esc(unit)}</td>"
-                     f"<td>{esc(fmt(_get(row, f'score_{key}')))}</td><td>{esc(fmt(_get(row, f'weight_{key}')))}</td>"
-                     f"<td>{esc(fmt(_get(row, f'contrib_{key}'), 1))}</td></tr>")
-    parts.append("</table>")
-    if run.constraints:
-        parts.append("<div><b>Hard constraints</b><ul>")
-        for key, desc in run.constraints.items():
-            ok = _get(row, f"ok_{key}")
-            mark = "met" if ok else ("NOT met" if ok is not None else "n/a")
-            parts.append(f"<li>{esc(mark)}: {esc(desc)}</li>")
-        parts.append("</ul></div>")
-    near = []
-    for prefix, *_ in NEAREST:
-        km = _get(row, f"nearest_{prefix}_km")
-        if km is None:
-            continue
-        name = _get(row, f"nearest_{prefix}_name")
-        extra = [f"{fmt(_get(row, f'nearest_{prefix}_kv'))} kV" if _get(row, f"nearest_{prefix}_kv") is not None else "",
-                 f"{fmt(_get(row, f'nearest_{prefix}_mw'))} MW" if _get(row, f"nearest_{prefix}_mw") is not None else ""]
-        extra = ", ".join(e for e in extra if e)
-        near.append(f"<li>{esc(NEAREST_LABELS.get(prefix, prefix))}: {esc(name or 'unnamed')}"
-                    f"{' (' + esc(extra) + ')' if extra else ''} &middot; {esc(fmt(km, 1))} km</li>")
-    if near:
-        parts.append("<div><b>Nearest features</b><ul>" + "".join(near) + "</ul></div>")
-    if exports:
-        # RFC 7111 names a CSV row by fragment (#row=1 is the header); other formats by rank.
-        links = [f'<a href="sites.csv#row={rank + 1}" target="_blank">sites.csv row {rank + 1}</a>'
-                 if e == "sites.csv" else f'<a href="{esc(e)}" target="_blank">{esc(e)}</a>' for e in exports]
-        parts.append(f"<div class=\"ss-links\">In the exports (rank = {rank}): {' &middot; '.join(links)}</div>")
-    parts.append("</div>")
-    return "".join(parts)
 
 
 class SiteSearch(plugins.Search):
@@ -230,7 +128,7 @@ def _sites_layer(m, run, cmap, exports: list[str]) -> folium.FeatureGroup:
                            on_each_feature=_BIND_SITE, control=False)
     polys.add_to(group)
     # Numbered markers: one GeoJSON layer whose per-feature "style" is the icon's HTML (one Folium
-    # element, not five per site: each element compiles its own template, ~10 ms apiece).
+    # element, not five per site: each element compiles its own template).
     numbers = []
     for f, (_, row) in zip(feats, wgs.iterrows()):
         p = row.geometry.representative_point()
@@ -275,7 +173,8 @@ def _context_styles(name: str) -> tuple[str | None, dict, dict]:
     if name in fixed:
         return None, {}, fixed[name]
     color = next(c.color for c in CONTEXTS if c.name == name)
-    return None, {}, {"radius": 4, "color": "#ffffff", "weight": 1, "fill": True, "fillColor": color, "fillOpacity": 0.9}
+    return None, {}, {"radius": 4, "color": "#ffffff", "weight": 1, "fill": True, "fillColor": color,
+                      "fillOpacity": 0.9}
 
 
 def _context_binder(name: str) -> JsCode:
@@ -294,188 +193,6 @@ def _context_binder(name: str) -> JsCode:
 }}""")
 
 
-def _context_frame(name: str, gdf: gpd.GeoDataFrame, tolerance_m: float) -> gpd.GeoDataFrame:
-    d = for_display(gdf, tolerance_m)
-    keep = ["geometry"]
-    # Labels repeat (a road's name along its segments): each distinct one is escaped once.
-    labels = pd.Series(d["label"].to_numpy(dtype=object), index=d.index)
-    tips = {t: esc(t) for t in labels.unique()}
-    d["tip"] = labels.map(tips)
-    keep.append("tip")
-    if name == "federal_land":
-        d["agency"] = d["agency"].where(d["agency"].isin(list(AGENCY_COLORS)), "OTHER")
-        keep.append("agency")
-    elif name == "transmission_lines":
-        d["cls"] = style_classes(d["voltage_kv"].astype(float), KV_STYLES)
-        keep.append("cls")
-    elif name == "power_plants":
-        d["cls"] = style_classes(d["mw"].astype(float), MW_STYLES)
-        keep.append("cls")
-    elif name == "roads":
-        keep.append("interstate")
-    return d[keep]
-
-
-#: How a map over budget is thinned, in order: (layer, filter, layer title afterwards).
-THINNING = (
-    ("roads", lambda g: g[g["interstate"].astype(bool)], "Interstates (other highways left out: map size)"),
-    ("substations", lambda g: g[g["max_kv"].astype(float) >= 230], "Substations (>= 230 kV; smaller left out: map size)"),
-    ("power_plants", lambda g: g[g["mw"].astype(float) >= 50], "Power plants >= 50 MW (smaller left out: map size)"),
-)
-
-
-def _json_size(frames: dict) -> int:
-    """Bytes the layers will take as GeoJSON (geometry exactly, properties estimated)."""
-    total = 0
-    for f in frames.values():
-        if len(f):
-            total += int(sum(map(len, shapely.to_geojson(f.geometry.values))))
-            props = [c for c in f.columns if c != "geometry"]
-            total += len(f) * (40 + 16 * len(props)) + int(sum(f[c].astype(str).str.len().sum() for c in props))
-    return total
-
-
-#: GeoJSON bytes per coordinate at :data:`~sitesel.maps.context.DISPLAY_DECIMALS` ("-104.12345,38.12345],[").
-_COORD_BYTES = 2 * (DISPLAY_DECIMALS + 5) + 3
-#: GeoJSON bytes of a feature besides its coordinates and label (type, id, style properties).
-_FEATURE_BYTES = 110
-
-#: Display-ready context layers, shared by the maps of several park types over one study:
-#: (layer, id(source), tolerance, thinned) -> [source, frame, GeoJSON size, feature collection].
-_FRAMES: dict = {}
-#: Simplified (not yet displayed) layers and their estimated GeoJSON size, keyed likewise:
-#: -> [source, simplified frame, estimated size].
-_SIMPLIFIED: dict = {}
-
-
-_POINT_TYPES = (GeometryType.MISSING, GeometryType.POINT, GeometryType.MULTIPOINT)
-_POLYGON_TYPES = (GeometryType.POLYGON, GeometryType.MULTIPOLYGON)
-
-
-def _key(name: str, gdf: gpd.GeoDataFrame, tolerance_m: float, thinned: bool) -> tuple:
-    points = bool(np.isin(shapely.get_type_id(gdf.geometry.values), _POINT_TYPES).all())
-    return (name, id(gdf), 0.0 if points else tolerance_m, thinned)  # points do not simplify
-
-
-def _simplified(name: str, gdf: gpd.GeoDataFrame, tolerance_m: float, thinned: bool) -> list:
-    """The layer thinned (if asked) and simplified, with a cheap estimate of its GeoJSON size.
-
-    Estimating from the simplified coordinates lets the map decide how to fit its budget without
-    writing GeoJSON it would throw away (the highways of the lower 48 alone are ~11 MB).
-    """
-    key = _key(name, gdf, tolerance_m, thinned)
-    entry = _SIMPLIFIED.get(key)
-    if entry is None or entry[0] is not gdf:  # the source object is kept, so its id is not reused
-        src = next(keep for n, keep, _ in THINNING if n == name)(gdf) if thinned else gdf
-        geoms = src.geometry
-        if key[2] > 0:
-            polygons = bool(np.isin(shapely.get_type_id(geoms.values), _POLYGON_TYPES).any())
-            src = src.set_geometry(geoms.simplify(tolerance_m, preserve_topology=polygons))
-        labels = src["label"].astype(str).str.len().sum() if "label" in src and len(src) else 0
-        size = int(shapely.get_num_coordinates(src.geometry.values).sum()) * _COORD_BYTES \
-            + len(src) * _FEATURE_BYTES + int(labels)
-        if len(_SIMPLIFIED) > 64:
-            _SIMPLIFIED.clear()
-        entry = _SIMPLIFIED[key] = [gdf, src, size]
-    return entry
-
-
-def _frame_entry(name: str, gdf: gpd.GeoDataFrame, tolerance_m: float, thinned: bool) -> list:
-    key = _key(name, gdf, tolerance_m, thinned)
-    entry = _FRAMES.get(key)
-    if entry is None or entry[0] is not gdf:
-        # Already simplified at this tolerance: for_display only moves it to WGS84 and rounds.
-        frame = _context_frame(name, _simplified(name, gdf, tolerance_m, thinned)[1], 0.0)
-        if len(_FRAMES) > 64:
-            _FRAMES.clear()
-            _JSON_MEMO.clear()
-        entry = _FRAMES[key] = [gdf, frame, _json_size({name: frame}), None]
-    return entry
-
-
-def display_frames(context: dict, tolerance_m: float, budget: int | None = None):
-    """Context layers ready for the page, fitted into ``budget`` bytes of GeoJSON.
-
-    Four states fit as they are. Larger regions first lose minor features (highways other than
-    Interstates, substations under 230 kV, plants under 50 MW, see :data:`THINNING`), then lines
-    and polygons are simplified harder. The choice is made on estimated sizes, then checked on
-    the GeoJSON itself.
-
-    Returns
-    -------
-    frames : dict
-        Layer name -> GeoDataFrame in WGS84 with escaped ``tip`` and style columns.
-    titles : dict
-        Layer name -> title, for layers that were thinned.
-    """
-    budget = CONTEXT_BUDGET_BYTES if budget is None else budget
-    titles: dict[str, str] = {}
-    thinned: set[str] = set()
-    steps = [s for s in THINNING if s[0] in context]
-    for estimated in (True, False):
-        for _ in range(len(steps) + 5):
-            if estimated:
-                size = sum(_simplified(n, g, tolerance_m, n in thinned)[2] for n, g in context.items())
-            else:
-                entries = {n: _frame_entry(n, g, tolerance_m, n in thinned) for n, g in context.items()}
-                size = sum(e[2] for e in entries.values())
-            if size <= budget:
-                break
-            if steps:
-                name, _, title = steps.pop(0)
-                thinned.add(name)
-                titles[name] = title
-            else:
-                tolerance_m *= 2  # points do not shrink; lines and polygons do
-    return {n: e[1] for n, e in entries.items()}, titles
-
-
-def _feature_collection(frame: gpd.GeoDataFrame) -> dict:
-    """The frame as a GeoJSON dict with string ids (folium's style map keys on them), memoised."""
-    for entry in _FRAMES.values():
-        if entry[1] is frame:
-            if entry[3] is None:
-                entry[3] = _as_fc(frame)
-            return entry[3]
-    fc = _as_fc(frame)
-    _JSON_MEMO.pop(id(fc), None)  # not kept: its id may be reused
-    return fc
-
-
-def _as_fc(frame: gpd.GeoDataFrame) -> dict:
-    """The frame as a GeoJSON dict: geometries written by GEOS and the whole collection parsed in
-    one go (~3x faster than building it feature by feature)."""
-    geoms = shapely.to_geojson(frame.geometry.values)
-    props = frame.drop(columns=frame.geometry.name)
-    cols = list(props.columns)
-    rows = zip(*(props[c].tolist() for c in cols)) if cols else ((),) * len(frame)
-    parts = [f'{{"type":"Feature","id":"{i}","properties":{json.dumps(dict(zip(cols, r)))},"geometry":{g}}}'
-             for i, (r, g) in enumerate(zip(rows, geoms))]
-    fc = json.loads('{"type":"FeatureCollection","features":[' + ",".join(parts) + "]}")
-    _JSON_MEMO[id(fc)] = (fc, None)
-    return fc
-
-
-#: JSON text of the large context feature collections, made once however many maps embed them:
-#: id(dict) -> (dict, text or None).
-_JSON_MEMO: dict = {}
-
-
-def _memo_dumps(obj, **kwargs) -> str:
-    """``json.dumps`` for folium's templates, reusing the text of memoised feature collections."""
-    hit = _JSON_MEMO.get(id(obj))
-    if hit is not None and hit[0] is obj:
-        key = repr(sorted(kwargs.items()))
-        if hit[1] is None or hit[1][0] != key:
-            _JSON_MEMO[id(obj)] = (obj, (key, json.dumps(obj, **kwargs)))
-        return _JSON_MEMO[id(obj)][1][1]
-    return json.dumps(obj, **kwargs)
-
-
-# folium renders every element with one Jinja environment; its ``tojson`` filter calls this.
-folium.features.GeoJson._template.environment.policies["json.dumps_function"] = _memo_dumps
-
-
 def _context_layers(m, context: dict, tolerance_m: float) -> dict[str, str]:
     """Add the context layers to ``m``; returns the titles of thinned layers."""
     frames, titles = display_frames(context, tolerance_m)
@@ -484,15 +201,28 @@ def _context_layers(m, context: dict, tolerance_m: float) -> dict[str, str]:
         if d is None or d.empty:
             continue
         marker = folium.CircleMarker(radius=4) if ctx.geom == "point" else None
-        fc = _feature_collection(d)
+        fc = feature_collection(d)
         folium.GeoJson(fc, name=titles.get(ctx.name, ctx.title), show=ctx.show,
                        on_each_feature=_context_binder(ctx.name), marker=marker,
                        smooth_factor=1.0).add_to(m)
     return titles
 
 
-def surface_overlay(path: Path, max_px: int = SURFACE_MAX_PX):
-    """The suitability surface as RGBA pixels in Web Mercator and its lat/lon bounds (or None)."""
+def surface_overlay(path: Path, max_px: int = SURFACE_MAX_PX) -> tuple[np.ndarray, list[list[float]]] | None:
+    """The suitability surface as RGBA pixels in Web Mercator and its lat/lon bounds.
+
+    Parameters
+    ----------
+    path : Path
+        ``suitability.tif``.
+    max_px : int
+        Longest side of the image.
+
+    Returns
+    -------
+    tuple or None
+        ``(rgba, [[south, west], [north, east]])``; None if the file is missing or all nodata.
+    """
     import rasterio
     from matplotlib import colormaps
     from rasterio.warp import Resampling, calculate_default_transform, reproject, transform_bounds
@@ -523,86 +253,7 @@ def surface_overlay(path: Path, max_px: int = SURFACE_MAX_PX):
     return rgba, [[s_, w_], [n_, e_]]
 
 
-def _legend_html(run, context: dict, titles: dict | None = None, surface: bool = False) -> str:
-    rows = []
-    if "federal_land" in context:
-        ags = sorted(set(context["federal_land"]["agency"].dropna().astype(str)))
-        rows.append("<b>Eligible federal land</b>")
-        rows += [f'<div><i style="background:{AGENCY_COLORS.get(a, AGENCY_COLORS["OTHER"])};opacity:.7"></i>{esc(a)}</div>'
-                 for a in ags]
-    if "transmission_lines" in context:
-        rows.append("<b>Transmission lines</b>")
-        rows += [f'<div><i class="ln" style="border-top:{wd}px solid {c}"></i>{esc(lbl)}</div>' for _, lbl, c, wd in KV_STYLES]
-    if "power_plants" in context:
-        rows.append("<b>Power plants</b>")
-        rows += [f'<div><i class="pt" style="width:{2 * r}px;height:{2 * r}px"></i>{esc(lbl)}</div>'
-                 for _, lbl, r in MW_STYLES[::2]]
-    other = [c for c in CONTEXTS if c.name in context and c.name in ("substations", "ports", "airports")]
-    if other:
-        rows.append("<b>Points</b>")
-        rows += [f'<div><i class="pt" style="width:9px;height:9px;background:{c.color};border-color:#fff"></i>'
-                 f'{esc((titles or {}).get(c.name, c.title))}</div>'
-                 for c in other]
-    if surface:
-        rows.append("<b>Suitability surface</b>")
-        rows.append('<div><i style="width:90px;background:linear-gradient(to right,#440154,#3b528b,#21918c,'
-                    '#5ec962,#fde725)"></i>0 &rarr; 100</div>')
-    if not rows:
-        return ""
-    return ('<details class="ss-legend" open><summary>Legend</summary>' + "".join(rows) + "</details>")
-
-
-def _title_html(run, n_sites: int) -> str:
-    rows = "".join(f"<tr><td>{esc(k)}</td><td>{esc(c.get('measure'))}</td><td>{esc(fmt(100 * float(c.get('weight', 0)), 0))}%</td></tr>"
-                   for k, c in sorted(run.criteria.items(), key=lambda kv: -float(kv[1].get("weight", 0))))
-    cons = "".join(f"<li>{esc(d)}</li>" for d in run.constraints.values())
-    srcs = ", ".join(esc(s) for s in run.sources) or "n/a"
-    agencies = ", ".join(esc(a) for a in run.eligible_agencies) if run.land == "federal" else "any land except never-eligible federal land"
-    stamp = dt.date.today().isoformat()
-    return (f'<div class="ss-title"><div class="ss-h">{esc(run.title)} &middot; {esc(run.region_label)}</div>'
-            f'<div class="ss-sub">{n_sites} ranked sites &middot; park type <code>{esc(run.park)}</code> &middot; '
-            f'eligible: {agencies}</div>'
-            f'<details><summary>weights, constraints and data sources</summary>'
-            f'<table class="ss-t"><tr><th>criterion</th><th>measure</th><th>weight</th></tr>{rows}</table>'
-            f'<div><b>Hard constraints</b><ul>{cons}</ul></div>'
-            f'<div><b>Data sources</b>: {srcs}</div>'
-            f'<div class="ss-foot">sitesel {esc(__version__)} &middot; drawn {stamp}</div></details></div>')
-
-
-_CSS = """
-<style>
-.ss-title{position:fixed;top:10px;left:330px;z-index:1000;max-width:calc(100% - 800px);min-width:260px;
-  background:rgba(255,255,255,.94);border:1px solid #888;border-radius:6px;padding:6px 10px;
-  font:13px/1.35 "Helvetica Neue",Arial,sans-serif;box-shadow:0 1px 5px rgba(0,0,0,.3)}
-.ss-title .ss-h{font-weight:bold;font-size:15px}
-.ss-title .ss-sub{color:#333}
-.ss-title details{margin-top:3px;max-height:55vh;overflow:auto}
-.ss-title .ss-foot{color:#666;font-size:11px}
-.ss-legend{position:fixed;bottom:64px;left:10px;z-index:1000;background:rgba(255,255,255,.94);
-  border:1px solid #888;border-radius:6px;padding:6px 9px;font:12px/1.45 "Helvetica Neue",Arial,sans-serif;
-  max-height:60vh;overflow:auto;box-shadow:0 1px 5px rgba(0,0,0,.3)}
-.ss-legend i{display:inline-block;width:14px;height:11px;margin-right:6px;vertical-align:middle;border:1px solid #777}
-.ss-legend i.ln{height:0;border:0;width:18px}
-.ss-legend i.pt{border-radius:50%;background:#ffb000;border:1px solid #7a5200}
-.ss-legend b{display:block;margin-top:4px}
-.ss-t{border-collapse:collapse;font-size:12px;margin:4px 0}
-.ss-t th,.ss-t td{border-bottom:1px solid #ddd;padding:1px 5px;text-align:left}
-.ss-popup{font:12px/1.4 "Helvetica Neue",Arial,sans-serif}
-.ss-popup h4{margin:0 0 3px;font-size:14px}
-.ss-popup ul{margin:2px 0 4px;padding-left:18px}
-.ss-links{margin-top:4px;color:#333}
-.leaflet-control-layers{font:13px/1.3 "Helvetica Neue",Arial,sans-serif}
-.legend.leaflet-control{background:rgba(255,255,255,.9);border-radius:5px;padding:2px 8px 0;
-  box-shadow:0 1px 5px rgba(0,0,0,.3)}
-.legend text{font:11px Arial,sans-serif}
-.ss-num-icon{background:none;border:none}
-.ss-num{width:20px;height:20px;border-radius:11px;background:#fff;border:2px solid #333;
-  font:bold 11px/20px Arial,sans-serif;text-align:center;color:#111;box-shadow:0 0 3px rgba(0,0,0,.5)}
-</style>
-"""
-
-
-def site_map(run, context: dict | None = None, surface: Path | None = None,
+def site_map(run: Run, context: dict | None = None, surface: Path | None = None,
              exports: list[str] | None = None) -> folium.Map:
     """Build the Folium map of a run.
 
@@ -653,9 +304,9 @@ def site_map(run, context: dict | None = None, surface: Path | None = None,
     plugins.MiniMap(toggle_display=True, position="bottomright").add_to(m)
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
     root = m.get_root()
-    root.header.add_child(StaticHtml(_CSS))
-    root.html.add_child(StaticHtml(_title_html(run, len(sites))))
-    legend = _legend_html(run, context, titles, surface=has_surface)
+    root.header.add_child(StaticHtml(PAGE_CSS))
+    root.html.add_child(StaticHtml(title_html(run, len(sites))))
+    legend = legend_html(run, context, titles, surface=has_surface)
     if legend:
         root.html.add_child(StaticHtml(legend))
     if len(sites):
@@ -669,8 +320,15 @@ class StaticHtml(branca.element.Element):
     Folium and branca wrap every finished piece of a page (a layer's script with its data, the
     title panel) in ``Element(text)``, which compiles the text as a Jinja template and renders it
     again. That evaluates any ``{{ ... }}`` in the data (a unit named ``{{ 7*7 }}`` showed as
-    ``49``; Jinja expressions can reach Python objects) and lexes megabytes of GeoJSON (~1 s for a
-    national map). Built with no text it is a container that renders its children, as ``Element()``.
+    ``49``; Jinja expressions can reach Python objects) and lexes megabytes of GeoJSON. Built with
+    no text it is a container that renders its children, as ``Element()``.
+
+    Parameters
+    ----------
+    template : str, optional
+        The finished text.
+    template_name : str, optional
+        As for ``branca.element.Element`` (used only without ``template``).
     """
 
     def __init__(self, template: str | None = None, template_name: str | None = None):
@@ -682,6 +340,7 @@ class StaticHtml(branca.element.Element):
             self._text = template
 
     def render(self, **kwargs) -> str:
+        """The text as it is (or, for a container, its children rendered)."""
         return self._text if self._text is not None else super().render(**kwargs)
 
 
@@ -690,7 +349,8 @@ _ELEMENT = branca.element.Element
 
 
 @contextmanager
-def _finished_text_as_is():
+def _finished_text_as_is() -> Iterator[None]:
+    """Folium and branca build :class:`StaticHtml` instead of ``Element`` meanwhile (one render at a time)."""
     import folium.elements
     import folium.features
     import folium.folium
@@ -709,7 +369,19 @@ def _finished_text_as_is():
 
 
 def render_map(m: folium.Map, offline: bool = False) -> str:
-    """The map's HTML; ``offline`` inlines every script and stylesheet (tiles still need a network)."""
+    """The map's HTML page.
+
+    Parameters
+    ----------
+    m : folium.Map
+    offline : bool
+        Inline every script and stylesheet (tiles still need a network).
+
+    Raises
+    ------
+    SiteselError
+        Offline, if the page links a script or stylesheet that is not vendored.
+    """
     with _finished_text_as_is():
         page = m.get_root().render()
     if offline:
@@ -720,9 +392,24 @@ def render_map(m: folium.Map, offline: bool = False) -> str:
     return page
 
 
-def write_map(run, path: Path, context: dict | None = None, offline: bool = False,
+def write_map(run: Run, path: Path, context: dict | None = None, offline: bool = False,
               exports: list[str] | None = None) -> Path:
-    """Write ``map.html`` for ``run``; returns its path."""
+    """Write ``map.html`` for ``run`` (with its ``suitability.tif`` if there is one).
+
+    Parameters
+    ----------
+    run : sitesel.output.runs.Run
+    path : Path
+        The page.
+    context, exports
+        As for :func:`site_map`.
+    offline : bool
+        As for :func:`render_map`.
+
+    Returns
+    -------
+    Path
+    """
     surface = run.file("suitability.tif")
     m = site_map(run, context, surface if surface.is_file() else None, exports)
     Path(path).write_text(render_map(m, offline), encoding="utf-8")
@@ -731,11 +418,15 @@ def write_map(run, path: Path, context: dict | None = None, offline: bool = Fals
 
 def result_map(study, result, context: bool = True) -> folium.Map:
     """The map of a ranking made in Python (``sitesel.api``), as ``sitesel rank`` would draw it,
-    without writing a run directory first."""
-    from sitesel.maps.context import context_layers
-    from sitesel.output.writers import run_record, tidy
-    from sitesel.output.runs import Run
+    without writing a run directory first.
 
+    Parameters
+    ----------
+    study : sitesel.study.core.Study
+    result : sitesel.analysis.ranking.RankResult
+    context : bool
+        Draw the context layers.
+    """
     record = run_record(study, result, {"park": result.profile.name}, {})
     sites = tidy(result.sites).to_crs("EPSG:4326") if len(result.sites) else result.sites.to_crs("EPSG:4326")
     run = Run(path=Path("."), record=record, sites=sites).with_study(study)

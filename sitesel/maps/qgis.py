@@ -2,20 +2,22 @@
 
 QGIS looks for a ``layer_styles`` table in a GeoPackage and applies the row marked
 ``useAsDefault`` when a layer is loaded. The styles mirror the interactive map's colours
-(:mod:`sitesel.maps.context`): sites graduated by score, federal land by agency, lines by voltage.
+(:mod:`sitesel.maps.styles`): sites graduated by score, federal land by agency, lines by voltage.
+:func:`gpkg_layers` adds the class columns the styles categorise on; the GeoPackage writer
+(:func:`sitesel.output.vector.write_gpkg`) stores the layers and their QML.
 """
 from __future__ import annotations
 
-import datetime as dt
 from xml.sax.saxutils import quoteattr
 
+import geopandas as gpd
 import pandas as pd
 
-from sitesel.maps.context import AGENCY_COLORS, CONTEXTS, KV_STYLES, MW_STYLES
+from sitesel.maps.context import CONTEXTS
+from sitesel.maps.styles import AGENCY_COLORS, KV_STYLES, MW_STYLES, SCORE_CLASSES, style_classes
 
-#: Score classes of the sites style (lower, upper, colour).
-SCORE_CLASSES = ((0, 50, "#d73027"), (50, 60, "#fc8d59"), (60, 70, "#fee08b"), (70, 80, "#d9ef8b"),
-                 (80, 90, "#91cf60"), (90, 100.01, "#1a9850"))
+__all__ = ["GpkgLayers", "GPKG_LAYERS", "categorized", "gpkg_layers", "gpkg_styles", "graduated", "layer_style",
+           "single"]
 
 
 def _rgba(hex_color: str, alpha: int = 255) -> str:
@@ -88,7 +90,8 @@ def layer_style(layer: str, values: pd.Series | None = None) -> str | None:
         return graduated("score", "fill", SCORE_CLASSES, label_field="rank", width=0.4)
     if layer == "federal_land":
         ags = sorted(set(values.dropna().astype(str))) if values is not None else sorted(AGENCY_COLORS)
-        return categorized("agency", "fill", [(a, a, AGENCY_COLORS.get(a, AGENCY_COLORS["OTHER"]), {"alpha": 110, "width": 0.1})
+        return categorized("agency", "fill", [(a, a, AGENCY_COLORS.get(a, AGENCY_COLORS["OTHER"]),
+                                               {"alpha": 110, "width": 0.1})
                                               for a in ags])
     if layer == "transmission_lines":
         cats = [(lbl, lbl, col, {"width": wd / 3}) for _, lbl, col, wd in KV_STYLES]
@@ -103,11 +106,83 @@ def layer_style(layer: str, values: pd.Series | None = None) -> str | None:
     return single(kind, ctx.color, **({"width": 0.4} if kind == "line" else {}))
 
 
-def styles_table(layers: dict[str, tuple[str, str]]) -> pd.DataFrame:
-    """Rows of QGIS's ``layer_styles`` table for ``layers``: name -> (geometry column, QML)."""
-    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    rows = [{"f_table_catalog": "", "f_table_schema": "", "f_table_name": name, "f_geometry_column": geom_col,
-             "styleName": name, "styleQML": qml, "styleSLD": "", "useAsDefault": True,
-             "description": f"sitesel style for {name}", "owner": "", "ui": "", "update_time": now}
-            for name, (geom_col, qml) in layers.items()]
-    return pd.DataFrame(rows)
+class GpkgLayers:
+    """Context layers with their GeoPackage class columns, made once per source layer.
+
+    The GeoPackage writer reuses a template of the layers shared by every park type over a study
+    when it is given the very same frames again; keeping the frames made here lets it.
+
+    Parameters
+    ----------
+    limit : int
+        Frames kept; all are dropped past this many.
+    """
+
+    def __init__(self, limit: int = 32):
+        self.limit = limit
+        self._frames: dict[tuple[str, int], tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]] = {}
+
+    def frame(self, name: str, gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+        """``gdf`` as layer ``name`` of the GeoPackage (``kv_class``/``mw_class`` columns added)."""
+        if name not in ("transmission_lines", "power_plants"):
+            return gdf
+        hit = self._frames.get((name, id(gdf)))
+        if hit is not None and hit[0] is gdf:  # the source is kept, so its id is not reused
+            return hit[1]
+        out = gdf.copy()
+        if name == "transmission_lines":
+            out["kv_class"] = [KV_STYLES[i][1] for i in style_classes(out["voltage_kv"].astype(float), KV_STYLES)]
+        else:
+            out["mw_class"] = [MW_STYLES[i][1] for i in style_classes(out["mw"].astype(float), MW_STYLES)]
+        if len(self._frames) >= self.limit:
+            self._frames.clear()
+        self._frames[(name, id(gdf))] = (gdf, out)
+        return out
+
+    def clear(self) -> None:
+        """Forget every frame."""
+        self._frames.clear()
+
+
+#: The process's GeoPackage frames (see :func:`gpkg_layers`).
+GPKG_LAYERS = GpkgLayers()
+
+
+def gpkg_layers(context: dict[str, gpd.GeoDataFrame]) -> dict[str, gpd.GeoDataFrame]:
+    """Context layers as the GeoPackage stores them, with the columns their styles categorise on.
+
+    Parameters
+    ----------
+    context : dict
+        Layer name -> GeoDataFrame (:func:`sitesel.maps.context.context_layers`).
+
+    Returns
+    -------
+    dict
+        The same names; transmission lines gain ``kv_class`` and power plants ``mw_class``.
+    """
+    return {name: GPKG_LAYERS.frame(name, gdf) for name, gdf in context.items()}
+
+
+def gpkg_styles(context: dict[str, gpd.GeoDataFrame] | None) -> dict[str, str]:
+    """The QML of the ``sites`` layer and of every context layer that has a style.
+
+    Parameters
+    ----------
+    context : dict, optional
+        Layer name -> GeoDataFrame; federal land's style lists the agencies it holds.
+
+    Returns
+    -------
+    dict
+        Layer name -> QML, for :func:`sitesel.output.vector.write_gpkg`.
+    """
+    styles = {}
+    for name, gdf in (context or {}).items():
+        qml = layer_style(name, gdf["agency"] if name == "federal_land" else None)
+        if qml:
+            styles[name] = qml
+    qml = layer_style("sites", None)
+    if qml:
+        styles["sites"] = qml
+    return styles

@@ -9,7 +9,12 @@ import numpy as np
 import shapely
 from shapely import GeometryType
 
-from sitesel.maps.context import AGENCY_COLORS, KV_STYLES, style_classes
+from sitesel.maps.styles import AGENCY_COLORS, KV_STYLES, SCORE_COLORS, style_classes
+from sitesel.output.runs import Run
+from sitesel.output.surface import SURFACE_FAILED
+
+__all__ = ["BACKGROUNDS", "BACKGROUND_PX", "Backgrounds", "LABELLED", "line_collection", "render_layers",
+           "write_static_map"]
 
 #: Sites labelled with their rank number (the others are drawn, unlabelled).
 LABELLED = 10
@@ -24,10 +29,46 @@ def _scale_bar(ax, xmin, xmax, ymin, ymax) -> None:
     ax.text(x0 + km * 500, y0 + (ymax - ymin) * 0.012, f"{km:g} km", ha="center", va="bottom", fontsize=9, zorder=20)
 
 
-#: Rendered backgrounds: key -> (sources kept alive, RGBA image).
-_BACKGROUNDS: dict = {}
 #: Width of a rendered background (pixels): finer than the figure's axes at 150 dpi.
 BACKGROUND_PX = 2400
+
+
+class Backgrounds:
+    """Rendered backgrounds, shared by the pictures of several park types over one study.
+
+    Keyed by the layers drawn, the ids of their frames (kept with the entry, so not reused), the
+    state borders and the extent.
+
+    Parameters
+    ----------
+    limit : int
+        Images kept; all are dropped past this many.
+    """
+
+    def __init__(self, limit: int = 16):
+        self.limit = limit
+        self._images: dict[tuple, tuple[list, np.ndarray]] = {}
+
+    def get(self, key: tuple, sources: list) -> np.ndarray | None:
+        """The image of ``key`` if it was drawn from these very ``sources``."""
+        hit = self._images.get(key)
+        if hit is not None and all(a is b for a, b in zip(hit[0], sources)):
+            return hit[1]
+        return None
+
+    def put(self, key: tuple, sources: list, image: np.ndarray) -> None:
+        """Keep ``image``, drawn from ``sources``."""
+        if len(self._images) > self.limit:
+            self._images.clear()
+        self._images[key] = (sources, image)
+
+    def clear(self) -> None:
+        """Forget every image."""
+        self._images.clear()
+
+
+#: The process's backgrounds (see :func:`render_layers`).
+BACKGROUNDS = Backgrounds()
 
 
 def _background(context: dict, states, extent) -> np.ndarray:
@@ -38,18 +79,29 @@ def _background(context: dict, states, extent) -> np.ndarray:
     """
     from PIL import Image
 
-    base = _render(("transmission_lines", "roads", "states"), context, states, extent)
+    base = render_layers(("transmission_lines", "roads", "states"), context, states, extent)
     if "federal_land" not in context:
         return base
-    land = _render(("federal_land",), context, states, extent)
+    land = render_layers(("federal_land",), context, states, extent)
     return np.asarray(Image.alpha_composite(Image.fromarray(land), Image.fromarray(base)))
 
 
-def _line_collection(geoms, **kwargs):
+def line_collection(geoms, **kwargs):
     """One matplotlib collection for all the lines (or polygon outlines) in ``geoms``.
 
     Drawing through geopandas redraws the whole figure after every call; one collection per
     style draws once.
+
+    Parameters
+    ----------
+    geoms : array-like of shapely geometries
+        Lines, polygons and their multi-part forms (others and None are left out).
+    **kwargs
+        Passed to ``LineCollection``.
+
+    Returns
+    -------
+    matplotlib.collections.LineCollection
     """
     from matplotlib.collections import LineCollection
 
@@ -86,7 +138,25 @@ def _fill(ax, geoms, **kwargs) -> None:
         ax.add_artist(PathPatch(_polygon_path(geoms), **kwargs))
 
 
-def _render(parts: tuple[str, ...], context: dict, states, extent) -> np.ndarray:
+def render_layers(parts: tuple[str, ...], context: dict, states,
+                  extent: tuple[float, float, float, float]) -> np.ndarray:
+    """Some context layers and the state borders drawn into a transparent RGBA image (kept).
+
+    Parameters
+    ----------
+    parts : tuple of str
+        ``federal_land``, ``transmission_lines``, ``roads`` (Interstates) and ``states``.
+    context : dict
+        Context layers (grid CRS).
+    states : GeoDataFrame or None
+        State borders (grid CRS).
+    extent : tuple
+        ``(xmin, xmax, ymin, ymax)`` of the image; it is :data:`BACKGROUND_PX` wide.
+
+    Returns
+    -------
+    ndarray of uint8, shape (height, width, 4)
+    """
     import matplotlib.pyplot as plt
 
     sources = [context.get(k) for k in parts if k != "states"]
@@ -94,9 +164,9 @@ def _render(parts: tuple[str, ...], context: dict, states, extent) -> np.ndarray
     borders = None if states is None or "states" not in parts else (
         tuple(sorted(states["code"])) if "code" in states else len(states))
     key = (parts, tuple(id(x) for x in sources), borders, tuple(round(v, 3) for v in extent))
-    hit = _BACKGROUNDS.get(key)
-    if hit is not None and all(a is b for a, b in zip(hit[0], sources)):
-        return hit[1]
+    hit = BACKGROUNDS.get(key, sources)
+    if hit is not None:
+        return hit
     xmin, xmax, ymin, ymax = extent
     w = BACKGROUND_PX
     h = max(1, int(round(w * (ymax - ymin) / (xmax - xmin))))
@@ -117,27 +187,26 @@ def _render(parts: tuple[str, ...], context: dict, states, extent) -> np.ndarray
         # Lowest voltages first, so the backbone is drawn on top.
         for i in range(len(KV_STYLES) - 1, -1, -1):
             if (cls == i).any():
-                ax.add_collection(_line_collection(tx.geometry.values[cls == i], color=KV_STYLES[i][2],
+                ax.add_collection(line_collection(tx.geometry.values[cls == i], color=KV_STYLES[i][2],
                                                    linewidth=KV_STYLES[i][3] / 3 * w / 1650), autolim=False)
     if "roads" in parts and "roads" in context:
         inter = context["roads"]["interstate"].astype(bool).to_numpy()
         if inter.any():
-            ax.add_collection(_line_collection(context["roads"].geometry.values[inter], color="#8c2d04",
+            ax.add_collection(line_collection(context["roads"].geometry.values[inter], color="#8c2d04",
                                                linewidth=0.6 * w / 1650, alpha=0.6), autolim=False)
     if "states" in parts and states is not None:
-        ax.add_collection(_line_collection(states.geometry.values, color="#333333", linewidth=0.8 * w / 1650), autolim=False)
+        ax.add_collection(line_collection(states.geometry.values, color="#333333", linewidth=0.8 * w / 1650),
+                          autolim=False)
     ax.set_xlim(xmin, xmax)
     ax.set_ylim(ymin, ymax)
     fig.canvas.draw()
     img = np.asarray(fig.canvas.buffer_rgba()).copy()
     plt.close(fig)
-    if len(_BACKGROUNDS) > 16:
-        _BACKGROUNDS.clear()
-    _BACKGROUNDS[key] = (sources, img)
+    BACKGROUNDS.put(key, sources, img)
     return img
 
 
-def write_static_map(run, path: Path, context: dict | None = None, dpi: int = 150,
+def write_static_map(run: Run, path: Path, context: dict | None = None, dpi: int = 150,
                      surface_timeout: float = 0.0) -> Path:
     """Draw ``map.png``: region, eligible land, suitability, transmission and the ranked sites.
 
@@ -145,23 +214,27 @@ def write_static_map(run, path: Path, context: dict | None = None, dpi: int = 15
     ----------
     run : sitesel.output.runs.Run
         Sites and record of the run.
+    path : Path
+        The picture.
     context : dict, optional
         Context layers (grid CRS) from :func:`sitesel.maps.context.context_layers`.
     surface_timeout : float
         Seconds to wait for ``suitability.tif`` to appear (it may still be being written by
         another process); drawn without the surface after that.
+
+    Returns
+    -------
+    Path
     """
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import matplotlib.patheffects as pe
+    import matplotlib.pyplot as plt
     import rasterio
     from matplotlib.colors import LinearSegmentedColormap, Normalize
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
-
-    from sitesel.maps.interactive import SCORE_COLORS
 
     context = context or {}
     crs = run.grid_crs
@@ -193,7 +266,8 @@ def write_static_map(run, path: Path, context: dict | None = None, dpi: int = 15
     ax.imshow(_background(context, states, extent), extent=extent, zorder=1, interpolation="antialiased")
     cmap = LinearSegmentedColormap.from_list("score", SCORE_COLORS)
     scores = sites["score"].astype(float).to_numpy() if len(sites) else np.array([0.0])
-    lo, hi = math.floor(scores.min() / 10) * 10, max(math.ceil(scores.max() / 10) * 10, math.floor(scores.min() / 10) * 10 + 10)
+    lo, hi = (math.floor(scores.min() / 10) * 10,
+              max(math.ceil(scores.max() / 10) * 10, math.floor(scores.min() / 10) * 10 + 10))
     norm = Normalize(lo, hi)
     if len(sites):
         # A 500-acre site is ~1.4 km across, a speck on a state map: mark each with a circle too.
@@ -215,8 +289,6 @@ def write_static_map(run, path: Path, context: dict | None = None, dpi: int = 15
     # The image goes in last: geopandas redraws the figure after each plot call.
     surf = run.file("suitability.tif")
     deadline = time.monotonic() + surface_timeout
-    from sitesel.output.writers import SURFACE_FAILED
-
     failed = surf.with_name(SURFACE_FAILED)
     while not surf.is_file() and not failed.exists() and time.monotonic() < deadline:
         time.sleep(0.05)

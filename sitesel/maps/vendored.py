@@ -10,12 +10,15 @@ from __future__ import annotations
 import base64
 import mimetypes
 import re
-import tomllib
 from functools import lru_cache
 from pathlib import Path
 
 from sitesel.errors import SiteselError
+from sitesel.io.toml import read_toml
 
+__all__ = ["ASSETS", "external_links", "inline_assets", "url_table"]
+
+#: The vendored files and their ``assets.toml``.
 ASSETS = Path(__file__).resolve().parent / "assets"
 
 _SCRIPT = re.compile(r'<script\s+src="(https?://[^"]+)"\s*>\s*</script>')
@@ -25,8 +28,8 @@ _CSS_URL = re.compile(r"url\((['\"]?)(?!data:|#|https?:)([^)'\"]+)\1\)")
 
 @lru_cache(maxsize=1)
 def url_table() -> dict[str, Path]:
-    """CDN address -> vendored file, from ``assets.toml``."""
-    doc = tomllib.loads((ASSETS / "assets.toml").read_text(encoding="utf-8"))
+    """CDN address -> vendored file, from ``assets.toml`` (read once per process: ``lru_cache``)."""
+    doc = read_toml(ASSETS / "assets.toml", "list of vendored map assets")
     return {url: ASSETS / pkg["dir"] / rel for pkg in doc["package"] for url, rel in pkg.get("url", {}).items()}
 
 
@@ -51,6 +54,16 @@ def _css(path: Path) -> str:
 def inline_assets(page: str) -> str:
     """Replace CDN ``<script>``/``<link>`` tags in ``page`` with inline copies of vendored files.
 
+    Parameters
+    ----------
+    page : str
+        An HTML page.
+
+    Returns
+    -------
+    str
+        The page with the scripts and stylesheets inlined (CSS images as ``data:`` URIs).
+
     Raises
     ------
     SiteselError
@@ -69,5 +82,11 @@ def inline_assets(page: str) -> str:
 
 
 def external_links(page: str) -> list[str]:
-    """Addresses of scripts and stylesheets a page still loads from the network."""
+    """Addresses of scripts and stylesheets a page still loads from the network.
+
+    Parameters
+    ----------
+    page : str
+        An HTML page.
+    """
     return _SCRIPT.findall(page) + _LINK.findall(page)

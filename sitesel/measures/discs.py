@@ -10,6 +10,7 @@ however the grid is tiled. Three ways to the same sums, each cheapest somewhere:
 """
 from __future__ import annotations
 
+import functools
 import math
 import os
 
@@ -17,50 +18,72 @@ import numba
 import numpy as np
 import scipy.fft
 
-#: Threads each FFT may use (worker processes set 1: they already fill the cores).
-FFT_WORKERS = os.cpu_count() or 1
+__all__ = ["disc_half_widths", "disc_kernel", "disc_sum", "disc_sum_at", "point_disc_sum"]
 
 
 def disc_kernel(radius_cells: float) -> np.ndarray:
-    """Cells whose centres lie within ``radius_cells`` of the centre cell."""
+    """Cells whose centres lie within ``radius_cells`` of the centre cell.
+
+    Parameters
+    ----------
+    radius_cells : float
+        Radius of the disc in cells.
+
+    Returns
+    -------
+    ndarray of float64
+        ``(2r + 1, 2r + 1)`` ones and zeros, ``r = floor(radius_cells)``.
+    """
     r = int(math.floor(radius_cells))
     yy, xx = np.mgrid[-r:r + 1, -r:r + 1]
     return ((yy * yy + xx * xx) <= radius_cells * radius_cells).astype(np.float64)
 
 
-_KERNEL_FFT: dict = {}
+@functools.lru_cache(maxsize=5)
+def _kernel_fft(radius_cells: float, shape: tuple[int, int], workers: int) -> np.ndarray:
+    # Kept: every tile of a tiling shares one transform shape, and so one kernel transform.
+    k = disc_kernel(radius_cells)
+    r = k.shape[0] // 2
+    full = np.zeros(shape, dtype=np.float64)
+    full[: k.shape[0], : k.shape[1]] = k
+    # Centre the disc on cell (0, 0) of the circular array.
+    full = np.roll(full, (-r, -r), axis=(0, 1))
+    return scipy.fft.rfft2(full, workers=workers)
 
 
-def _kernel_fft(radius_cells: float, shape: tuple[int, int]) -> np.ndarray:
-    key = (radius_cells, shape)
-    if key not in _KERNEL_FFT:
-        if len(_KERNEL_FFT) > 4:
-            _KERNEL_FFT.clear()
-        k = disc_kernel(radius_cells)
-        r = k.shape[0] // 2
-        full = np.zeros(shape, dtype=np.float64)
-        full[: k.shape[0], : k.shape[1]] = k
-        # Centre the disc on cell (0, 0) of the circular array.
-        full = np.roll(full, (-r, -r), axis=(0, 1))
-        _KERNEL_FFT[key] = scipy.fft.rfft2(full, workers=FFT_WORKERS)
-    return _KERNEL_FFT[key]
-
-
-def disc_sum(values: np.ndarray, radius_cells: float, fft_shape: tuple[int, int] | None = None) -> np.ndarray:
+def disc_sum(values: np.ndarray, radius_cells: float, fft_shape: tuple[int, int] | None = None,
+             workers: int | None = None) -> np.ndarray:
     """Sum of whole-number ``values`` within a disc around each cell, exactly (float64).
 
     The convolution is circular over ``fft_shape`` (at least the array's shape), which is exact
     for every cell at least ``radius_cells`` from the array's far edges, and for all cells when
     ``fft_shape`` exceeds the shape by the radius.
+
+    Parameters
+    ----------
+    values : ndarray, 2-D
+        Whole numbers (exact while totals stay below 2**53).
+    radius_cells : float
+        Radius of the disc; a cell counts when its centre is within it (see :func:`disc_kernel`).
+    fft_shape : tuple of int, optional
+        Shape of the transform (default: the array's plus the radius, rounded up to a fast size).
+    workers : int, optional
+        Threads each FFT may use (default: one per core); the sums are the same.
+
+    Returns
+    -------
+    ndarray of float64
+        The array's shape.
     """
+    workers = workers or os.cpu_count() or 1
     h, w = values.shape
     if fft_shape is None:
         r = int(math.ceil(radius_cells))
         fft_shape = (scipy.fft.next_fast_len(h + r, real=True), scipy.fft.next_fast_len(w + r, real=True))
     # No copy when the values come already padded to the transform's shape, as float64.
-    spec = scipy.fft.rfft2(np.asarray(values, dtype=np.float64), s=fft_shape, workers=FFT_WORKERS)
-    spec *= _kernel_fft(radius_cells, fft_shape)
-    out = scipy.fft.irfft2(spec, s=fft_shape, workers=FFT_WORKERS)[:h, :w]
+    spec = scipy.fft.rfft2(np.asarray(values, dtype=np.float64), s=fft_shape, workers=workers)
+    spec *= _kernel_fft(radius_cells, tuple(fft_shape), workers)
+    out = scipy.fft.irfft2(spec, s=fft_shape, workers=workers)[:h, :w]
     # The inputs are whole numbers, so rounding removes the FFT's round-off exactly.
     np.rint(out, out=out)
     np.maximum(out, 0.0, out=out)
@@ -68,7 +91,17 @@ def disc_sum(values: np.ndarray, radius_cells: float, fft_shape: tuple[int, int]
 
 
 def disc_half_widths(radius_cells: float) -> np.ndarray:
-    """Half-width (cells) of each row of :func:`disc_kernel`, from row ``-r`` to ``r``."""
+    """Half-width (cells) of each row of :func:`disc_kernel`, from row ``-r`` to ``r``.
+
+    Parameters
+    ----------
+    radius_cells : float
+        Radius of the disc in cells.
+
+    Returns
+    -------
+    ndarray of int64
+    """
     r = math.floor(radius_cells)
     dy = np.arange(-r, r + 1, dtype=np.int64)
     r2 = radius_cells * radius_cells
@@ -96,6 +129,11 @@ def point_disc_sum(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, shape
         ``(height, width)`` of the result.
     radius_cells : float
         Radius of the disc; a cell counts when its centre is within it (see :func:`disc_kernel`).
+
+    Returns
+    -------
+    ndarray of float64
+        ``shape``.
     """
     h, w = shape
     half = disc_half_widths(radius_cells)

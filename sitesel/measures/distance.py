@@ -15,9 +15,9 @@ package, ``scipy.ndimage.distance_transform_edt``), with the same values:
 * a study needs distances only at its candidate cells, so only their rows are enveloped, only
   over the columns within the cap of them, and the envelope is read only at their columns.
 
-On the lower 48 at 500 m (63 M cells) that is 0.3-0.5 s on one core for distances at a tenth of
-the cells, against 2.2-2.7 s for OpenCV's transform of the whole grid. The kernels release the
-GIL: :func:`squared_distances_at` and :func:`squared_distances` split their work over threads.
+For distances at a tenth of the cells of a national grid that is several times less work than a
+general transform of the whole grid (see ``benchmarks/README.md``). The kernels release the GIL:
+:func:`squared_distances_at` and :func:`squared_distances` split their work over threads.
 """
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ def _envelope(gr, reach, v, f, zn, zd, q0, q1):  # pragma: no cover - compiled
     # how many it holds: their columns v, v**2 + g**2 in f, and where each begins to be the
     # lowest as the fraction zn / zd (zd > 0). The tests are exact in integers: a product is at
     # most (h**2 + w**2) * 2w, far below 2**63 for any grid that fits in memory, and a
-    # multiplication costs less than the floating-point division it replaces (30 % less time).
+    # multiplication costs less than the floating-point division it replaces.
     k = -1
     for q in range(q0, q1):
         gq = gr[q]
@@ -200,7 +200,8 @@ def _rows_all(g, reach, r0, r1, out):  # pragma: no cover - compiled
         _read(g[r], n, v, f, every, 0, 0, w, out[r])
 
 
-def _vertical(mask: np.ndarray, reach: int, threads: int, window: tuple[int, int, int, int] | None = None) -> np.ndarray:
+def _vertical(mask: np.ndarray, reach: int, threads: int,
+              window: tuple[int, int, int, int] | None = None) -> np.ndarray:
     # Column sweeps over mask[R0:R1, C0:C1] (all of it by default), read in place.
     mask = np.ascontiguousarray(mask, dtype=bool)
     R0, R1, C0, C1 = window or (0, mask.shape[0], 0, mask.shape[1])
@@ -285,7 +286,7 @@ def squared_distances_at(mask: np.ndarray, rows: np.ndarray, cols: np.ndarray, c
         g = _vertical(mask, reach, threads, (R0, R1, C0, C1))
         # Split at row boundaries so that no row's envelope is built twice.
         cuts = np.searchsorted(r, r[np.linspace(i0, i1, max(1, threads) + 1).astype(int)[1:-1]])
-        edges = [i0, *sorted(set(int(x) for x in cuts)), i1]
+        edges = [i0, *sorted({int(x) for x in cuts}), i1]
         _run(threads, [(_rows_at, (g, reach, R0, C0, c0, c1, r, c, a, b, res))
                        for a, b in zip(edges[:-1], edges[1:]) if b > a])
     if order is not None:

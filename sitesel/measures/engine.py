@@ -7,35 +7,33 @@ only small vectors travel between processes. Tiles are sized from a memory budge
 grid that fits is computed whole. Tiled and untiled results are identical by construction (each
 measure's halo covers everything its core depends on).
 
-Three executors run the tasks: in this process, in local worker processes
-(:class:`concurrent.futures.ProcessPoolExecutor`, started with ``forkserver`` so that it is safe
-in threaded hosts), or on a Dask cluster (``dask.distributed``), local or remote.
+The engine knows nothing of studies: it takes plain data (a :class:`~sitesel.study.inputs.StudySpec`,
+the candidate cells and an executor from :mod:`sitesel.measures.executors`, which runs the tasks
+in this process, in local worker processes or on Dask).
 """
 from __future__ import annotations
 
+import functools
 import math
-import multiprocessing as mp
 import os
-import shutil
-import sys
-import tempfile
 import time
-from contextlib import contextmanager
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
+from sitesel.io.cache import digest
+from sitesel.io.files import known_infos
+from sitesel.measures.catalogue import DERIVED, MEASURES
+from sitesel.measures.executors import Executor
+from sitesel.measures.focal import after_read
 from sitesel.study.grid import Grid, Tile, tile_cells, tiles
 from sitesel.study.inputs import StudySpec, inputs_for
-from sitesel.measures.catalogue import DERIVED, MEASURES, set_threads
+from sitesel.study.memory import DEFAULT_TASK_BYTES
 
-#: Default working-memory budget of one task (bytes); tiles are sized to fit it.
-DEFAULT_TASK_BYTES = 3 * 2**30
-#: Below this many cell-tasks, worker processes cost more to start than they save.
-MIN_PARALLEL_WORK = 150_000_000
+__all__ = ["COUNT_BLOCK", "CellIndex", "Task", "Tiling", "cell_rows_cols", "compute_values", "core_cells", "derive",
+           "plan_tiles", "read_layer", "run_task", "shared_features"]
 
 
 @dataclass(frozen=True)
@@ -50,7 +48,19 @@ class Task:
 
 
 def cell_rows_cols(cells: np.ndarray, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
-    """Row and column (int32) of each of ``cells`` (flat grid indices)."""
+    """Row and column (int32) of each of ``cells`` (flat grid indices).
+
+    Parameters
+    ----------
+    cells : ndarray of int
+        Flat grid indices.
+    grid : Grid
+        The grid.
+
+    Returns
+    -------
+    rows, cols : ndarray of int32
+    """
     rows, cols = np.divmod(cells, grid.width)
     return rows.astype(np.int32), cols.astype(np.int32)
 
@@ -134,46 +144,80 @@ class Tiling:
         return self._positions
 
 
-_LAST_LOCAL: list = []
+
+@functools.lru_cache(maxsize=1)
+def _core_cells_of_file(path: str, size: int, mtime_ns: int, grid: Grid, tile: Tile) -> np.ndarray:
+    # One answer kept, for the next task of the same tile and cells file: the same array object,
+    # so that measures can keep what they derive from it (see
+    # sitesel.measures.proximity.rows_cols_in_padded).
+    return tile_cells(np.load(path, mmap_mode="r"), grid, tile)[1]
 
 
-def _local_cells(task: Task, cells: np.ndarray | None) -> np.ndarray:
-    """The task's candidate cells as flat indices into its tile's core. The last answer is kept
-    for the next task of the same tile and cells file (the same array object, so that measures
-    can keep what they derive from it: see :func:`sitesel.measures.catalogue._rows_cols_in_padded`)."""
-    key = None
+def core_cells(task: Task, cells: np.ndarray | None = None) -> np.ndarray:
+    """The task's candidate cells as flat indices into its tile's core.
+
+    Parameters
+    ----------
+    task : Task
+        The task; its ``cells`` a path to the sorted candidate cells, or the array.
+    cells : ndarray, optional
+        The candidate cells, when the executor ships them (Dask).
+
+    Returns
+    -------
+    ndarray of int
+        For a cells file, the same array as for the previous task of the same tile and file.
+    """
     if isinstance(task.cells, str) and cells is None:
         st = os.stat(task.cells)
-        key = (task.cells, st.st_size, st.st_mtime_ns, task.tile)
-    if key is not None and _LAST_LOCAL and _LAST_LOCAL[0] == key:
-        return _LAST_LOCAL[1]
+        return _core_cells_of_file(task.cells, st.st_size, st.st_mtime_ns, task.spec.grid, task.tile)
     if cells is None:
         cells = task.cells if isinstance(task.cells, np.ndarray) else np.load(task.cells, mmap_mode="r")
-    _, local = tile_cells(cells, task.spec.grid, task.tile)
-    _LAST_LOCAL[:] = [key, local] if key is not None else []
-    return local
+    return tile_cells(cells, task.spec.grid, task.tile)[1]
 
 
 def run_task(task: Task, cells: np.ndarray | None = None) -> tuple[str, int, np.ndarray, float, float]:
-    """Compute one task (in any process); returns (measure, tile index, values, CPU seconds, and
-    when it started as ``time.time()``)."""
+    """Compute one task (in any process).
+
+    Parameters
+    ----------
+    task : Task
+        The measure and tile.
+    cells : ndarray, optional
+        The candidate cells, when the executor ships them (Dask).
+
+    Returns
+    -------
+    tuple
+        (measure, tile index, values (float32), CPU seconds, when it started as ``time.time()``).
+    """
     started = time.time()
     t0 = time.process_time()
-    set_threads(task.threads)
-    local = _local_cells(task, cells)
+    local = core_cells(task, cells)
     inputs = inputs_for(task.spec)
-    values = MEASURES[task.measure].compute(inputs, task.tile, local)
+    values = MEASURES[task.measure].compute(inputs, task.tile, local, threads=task.threads)
     return task.measure, task.tile.index, np.asarray(values, dtype=np.float32), time.process_time() - t0, started
 
 
 def read_layer(spec: StudySpec, name: str) -> dict:
-    """Read one layer in this (worker) process: it lands in the disk cache for the others and
-    stays in memory here for the measures that need it. Returns the descriptions of its files
-    made on the way (see :func:`sitesel.io.files.known_infos`), so the main process's input checks
-    need not parse them again."""
-    from sitesel.measures.catalogue import after_read
-    from sitesel.io.files import known_infos
+    """Read one layer in this (worker) process.
 
+    It lands in the disk cache for the others and stays in memory here for the measures that
+    need it.
+
+    Parameters
+    ----------
+    spec : StudySpec
+        The study.
+    name : str
+        The layer.
+
+    Returns
+    -------
+    dict
+        The descriptions of its files made on the way (see :func:`sitesel.io.files.known_infos`),
+        so the main process's input checks need not parse them again.
+    """
     inputs = inputs_for(spec)
     inputs.layer(name)
     after_read(inputs, name)
@@ -183,7 +227,25 @@ def read_layer(spec: StudySpec, name: str) -> dict:
 def plan_tiles(grid: Grid, measure: str, cap_km: float, task_bytes: int = DEFAULT_TASK_BYTES,
                tile_size: int | None = None) -> list[Tile]:
     """Tiles for one measure: the whole grid if it fits ``task_bytes``, else the largest
-    square tiles that do (or exactly ``tile_size`` cells when given)."""
+    square tiles that do (or exactly ``tile_size`` cells when given).
+
+    Parameters
+    ----------
+    grid : Grid
+        The analysis grid.
+    measure : str
+        A base measure of :data:`~sitesel.measures.catalogue.MEASURES`.
+    cap_km : float
+        The study's distance cap (it sets distance measures' halo).
+    task_bytes : int
+        Working memory one task may use.
+    tile_size : int, optional
+        Exactly this many cells a side.
+
+    Returns
+    -------
+    list of Tile
+    """
     m = MEASURES[measure]
     halo = m.halo_cells(grid.res, cap_km)
     if tile_size is None:
@@ -200,219 +262,39 @@ def plan_tiles(grid: Grid, measure: str, cap_km: float, task_bytes: int = DEFAUL
     return tiles(grid, tile_size, halo)
 
 
-def memory_budget() -> int:
-    """Bytes a study may use by default: 80 % of this machine's memory (0 if unknown)."""
-    try:
-        return int(0.8 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-    except (ValueError, OSError, AttributeError):
-        return 0
-
-
-def task_budget(budget: int, workers: int) -> int:
-    """Bytes one task may use: an even share of half the budget, at most the default."""
-    if not budget:
-        return DEFAULT_TASK_BYTES
-    return int(max(2**28, min(DEFAULT_TASK_BYTES, budget / 2 / max(1, workers))))
-
-
-#: Bytes per candidate cell held by the main process: cell index, agency, ~20 measures (float32)
-#: and the per-park feasible cells and scores.
-BYTES_PER_CANDIDATE = 8 + 1 + 20 * 4 + 16
-
-
-def base_memory(grid: Grid, region_geom) -> int:
-    """Bytes a study needs whatever the tiling: per-candidate vectors (every cell of the region, the
-    worst case, as with ``--land all``) and one region-sized score raster per output writer."""
-    xmin, ymin, xmax, ymax = region_geom.bounds
-    region_cells = (xmax - xmin) * (ymax - ymin) / (grid.res * grid.res)
-    share = min(1.0, region_geom.area / max((xmax - xmin) * (ymax - ymin), 1.0))
-    return int(region_cells * share * BYTES_PER_CANDIDATE + region_cells * 4 * 3)
-
-
-# -- executors -------------------------------------------------------------------------------
-
-class SerialExecutor:
-    """Runs tasks one after another in this process (each may use every core)."""
-
-    threads = os.cpu_count() or 1
-
-    def map_unordered(self, fn: Callable, items: list, cells: np.ndarray) -> Iterator:
-        for item in items:
-            yield fn(item, cells)
-
-    def close(self) -> None:
-        pass
-
-
-def _init_worker() -> None:
-    set_threads(1)  # the pool's processes already fill the cores
-
-
-class _MainSafePool:
-    """Submits to a process pool without re-running the caller's script in new workers."""
-
-    def __init__(self, pool: ProcessPoolExecutor):
-        self._pool = pool
-
-    def submit(self, fn, *args, **kwargs):
-        with _main_not_reimported():
-            return self._pool.submit(fn, *args, **kwargs)
-
-
-@contextmanager
-def _main_not_reimported():
-    """Start workers without re-running the caller's script in them.
-
-    ``spawn`` and ``forkserver`` workers import the parent's ``__main__`` from its file, which
-    runs a script's top level again unless it sits under ``if __name__ == "__main__"``. The
-    tasks need nothing from ``__main__``, so hide its file while workers start.
-    """
-    main = sys.modules.get("__main__")
-    saved = {k: getattr(main, k) for k in ("__file__", "__spec__") if main is not None and hasattr(main, k)}
-    try:
-        for k in saved:
-            setattr(main, k, None)
-        if "__file__" in saved:
-            delattr(main, "__file__")
-        yield
-    finally:
-        for k, v in saved.items():
-            setattr(main, k, v)
-
-
-class ProcessExecutor:
-    """Local worker processes, one task each at a time."""
-
-    threads = 1
-
-    def __init__(self, workers: int):
-        method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
-        ctx = mp.get_context(method)
-        if method == "forkserver":
-            # Imported once in the server; each worker forks from it with these already loaded
-            # (sitesel.measures.preload: the compiled kernels too).
-            ctx.set_forkserver_preload(["sitesel.measures.engine", "sitesel.measures.catalogue", "geopandas", "rasterio",
-                                        "sitesel.measures.preload"])
-        self.workers = workers
-        self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker)
-
-    @property
-    def pool(self) -> ProcessPoolExecutor:
-        """The worker processes, for other work once the measures are done."""
-        return _MainSafePool(self._pool)
-
-    def warm_up(self) -> None:
-        """Start the worker processes now (they take a second or two) instead of at first use."""
-        with _main_not_reimported():
-            for _ in range(self.workers):
-                self._pool.submit(os.getpid)
-
-    def map_unordered(self, fn: Callable, items: list, cells: np.ndarray) -> Iterator:
-        # Large result vectors come back through files rather than the pool's pipe, which copies
-        # them twice and has the pool's thread unpickle them while holding this process's GIL:
-        # for the fab's 13 measures over the lower 48 at 500 m (24 MB each), 0.6 CPU-s of this
-        # process against 0.1 s. A file deleted as soon as it is read never reaches the disk.
-        folder = tempfile.mkdtemp(prefix="sitesel-results-")
-        try:
-            with _main_not_reimported():
-                futures = [self._pool.submit(_spill_values, fn, item, folder) for item in items]
-            for f in as_completed(futures):
-                yield _unspill_values(f.result())
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
-
-
-#: Result vectors at least this large (bytes) travel from worker processes through a file.
-SPILL_BYTES = 1 << 20
-
-
-def _spill_values(fn: Callable, item, folder: str) -> tuple:
-    """``fn(item)``, its values (the third item) written to a file in ``folder`` when large."""
-    out = fn(item)
-    values = out[2]
-    if isinstance(values, np.ndarray) and values.nbytes >= SPILL_BYTES:
-        try:
-            with tempfile.NamedTemporaryFile(dir=folder, suffix=".npy", delete=False) as f:
-                np.save(f, values, allow_pickle=False)
-            return out[:2] + (Path(f.name),) + out[3:]
-        except OSError:
-            pass  # a full or unwritable temporary folder: through the pipe then
-    return out
-
-
-def _unspill_values(out: tuple) -> tuple:
-    if isinstance(out[2], Path):
-        values = np.load(out[2], allow_pickle=False)
-        out[2].unlink(missing_ok=True)
-        return out[:2] + (values,) + out[3:]
-    return out
-
-
-class DaskExecutor:
-    """Tasks on a Dask cluster: an existing scheduler (``address``) or a local one (``workers``).
-
-    The workers must see the data files at the paths the manifest names (a shared file system
-    or identical copies); only the candidate cells and the small result vectors are shipped.
-    """
-
-    threads = 1
-
-    def __init__(self, address: str | None = None, workers: int | None = None):
-        try:
-            from dask.distributed import Client, LocalCluster
-        except ImportError:
-            from sitesel.errors import SiteselError
-
-            raise SiteselError("Dask is not installed: pip install 'sitesel[dask]' (or dask[distributed])") from None
-        if address:
-            self.client = Client(address)
-            self._cluster = None
-        else:
-            with _main_not_reimported():
-                self._cluster = LocalCluster(n_workers=workers or (os.cpu_count() or 1), threads_per_worker=1,
-                                             processes=True, dashboard_address=None)
-            self.client = Client(self._cluster)
-
-    def map_unordered(self, fn: Callable, items: list, cells: np.ndarray) -> Iterator:
-        from dask.distributed import as_completed as dask_completed
-
-        shared = self.client.scatter(np.asarray(cells), broadcast=True)
-        futures = self.client.map(fn, items, cells=shared, pure=False)
-        for f in dask_completed(futures):
-            yield f.result()
-
-    def close(self) -> None:
-        self.client.close()
-        if self._cluster is not None:
-            self._cluster.close()
-
-
-def make_executor(workers: int | None = None, scheduler: str | None = None, dask_workers: int | None = None,
-                  work: float = 0.0):
-    """The executor for a computation of ``work`` cell-tasks.
-
-    ``scheduler`` (a Dask address) or ``dask_workers`` choose Dask; otherwise local worker
-    processes when there is enough work to pay for starting them, else this process.
-    """
-    if scheduler or dask_workers:
-        return DaskExecutor(scheduler, dask_workers)
-    workers = workers if workers is not None else (os.cpu_count() or 1)
-    if workers > 1 and work >= MIN_PARALLEL_WORK:
-        return ProcessExecutor(workers)
-    return SerialExecutor()
-
-
-def compute_values(spec: StudySpec, names: Iterable[str], cells: np.ndarray, cells_path: Path, executor,
+def compute_values(spec: StudySpec, names: Iterable[str], cells: np.ndarray, cells_path: Path, executor: Executor,
                    task_bytes: int = DEFAULT_TASK_BYTES, tile_size: int | None = None,
                    progress=None, cpu_seconds: dict | None = None, span: dict | None = None) -> dict[str, np.ndarray]:
-    """Values of base (non-derived) measures at ``cells`` (sorted flat indices), by tiles.
+    """Values of base (non-derived) measures at ``cells``, by tiles.
 
-    ``cpu_seconds``, if given, receives each measure's CPU time summed over its tasks; ``span``
-    receives ``compute_s``, the wall time from the first task's start to the last result (tasks
-    may wait in the queue behind layers the workers are still reading).
+    Parameters
+    ----------
+    spec : StudySpec
+        The study.
+    names : iterable of str
+        Base measures.
+    cells : ndarray of int
+        Sorted flat grid indices.
+    cells_path : Path
+        The same cells as ``.npy``, for worker processes to map.
+    executor : Executor
+        Runs the tasks.
+    task_bytes : int
+        Working memory one task may use (sets the tiles).
+    tile_size : int, optional
+        Tiles of exactly this many cells a side.
+    progress : Progress, optional
+        Receives a bar of the tasks.
+    cpu_seconds : dict, optional
+        Receives each measure's CPU time summed over its tasks.
+    span : dict, optional
+        Receives ``compute_s``, the wall time from the first task's start to the last result
+        (tasks may wait in the queue behind layers the workers are still reading).
+
+    Returns
+    -------
+    dict
+        Measure -> float32 values at ``cells`` (NaN: no data; ``inf``: beyond the cap).
     """
     grid = spec.grid
     tasks: list[Task] = []
@@ -421,7 +303,7 @@ def compute_values(spec: StudySpec, names: Iterable[str], cells: np.ndarray, cel
     tilings: dict[tuple, Tiling] = {}
     of_task: dict[tuple[str, int], Tiling] = {}
     # Rows, columns and block counts of the cells, shared by the tilings: each tiling's counts
-    # are then sums of a small table (per-cell work for each took ~0.5 s at 250 m).
+    # are then sums of a small table rather than a pass over every cell.
     index = None
     for name in names:
         if MEASURES[name].derived:
@@ -440,8 +322,8 @@ def compute_values(spec: StudySpec, names: Iterable[str], cells: np.ndarray, cel
     # Largest first: keeps both workers busy to the end.
     tasks.sort(key=lambda t: -t.tile.padded.size * MEASURES[t.measure].bytes_per_cell())
     bar = progress.bar(len(tasks), "criterion rasters") if progress is not None else None
-    # Result vectors are made as results come in: 13 of them over the lower 48 take a second to
-    # allocate, which the workers would spend waiting for their first task.
+    # Result vectors are made as results come in: allocating them all first would keep the
+    # workers waiting for their first task.
     out: dict[str, np.ndarray] = {}
     first = None
     for name, index, values, cpu, started in executor.map_unordered(run_task, tasks, cells):
@@ -463,5 +345,48 @@ def compute_values(spec: StudySpec, names: Iterable[str], cells: np.ndarray, cel
 
 
 def derive(name: str, values: dict[str, np.ndarray]) -> np.ndarray:
-    """A derived measure from the values of the measures it depends on."""
+    """A derived measure from the values of the measures it depends on.
+
+    Parameters
+    ----------
+    name : str
+        A derived measure.
+    values : dict
+        At least the measures it depends on -> their values.
+
+    Returns
+    -------
+    ndarray
+    """
     return DERIVED[name]({d: values[d] for d in MEASURES[name].depends})
+
+
+def shared_features(names: Iterable[str], layer: Callable) -> dict[str, str]:
+    """Distance measures whose filters select the same features as another's.
+
+    For example lines of >= 115 kV and >= 230 kV when no line lies in between: one is computed
+    and its values serve both.
+
+    Parameters
+    ----------
+    names : iterable of str
+        Measures to compute.
+    layer : callable
+        ``layer(name)`` -> the layer's features (a GeoDataFrame).
+
+    Returns
+    -------
+    dict
+        Measure -> the one whose values it takes (only measures that need not be computed).
+    """
+    groups: dict[tuple, list[str]] = {}
+    for n in sorted(names):
+        m = MEASURES[n]
+        feats = m.params.get("features", ()) if m.is_distance else ()
+        if len(feats) != 1 or feats[0][1] is None:
+            continue
+        lyr, column, minimum = feats[0]
+        col = layer(lyr)[column].to_numpy(dtype="float64")
+        chosen = np.flatnonzero(col >= minimum)
+        groups.setdefault((lyr, digest(chosen.tobytes())), []).append(n)
+    return {other: members[0] for members in groups.values() for other in members[1:]}

@@ -1,13 +1,16 @@
-"""Imported by the worker pool's fork server (see :mod:`sitesel.measures.engine`): every compiled kernel is
-loaded from numba's cache (or compiled) here, once, so that each forked worker starts with them
-in memory instead of paying ~0.1-0.5 s per kernel on its first task."""
+"""Imported by the worker pool's fork server (see :mod:`sitesel.measures.executors`): every compiled
+kernel is loaded from numba's cache (or compiled) here, once, so that each forked worker starts
+with them in memory instead of loading each on its first task."""
 from __future__ import annotations
 
 import numpy as np
 
+from sitesel.analysis.ranking import Result
+from sitesel.measures import discs, distance, focal, local, sampling
 from sitesel.output import cog
-from sitesel.measures import discs, distance, catalogue as measures, sampling
-from sitesel.analysis import ranking as rank
+from sitesel.study.grid import Grid
+
+__all__: list[str] = []
 
 
 def _load_kernels() -> None:
@@ -18,13 +21,18 @@ def _load_kernels() -> None:
     distance.squared_distances_at(mask, rows.astype(np.int32), cols.astype(np.int32), 2.0)
     distance.squared_distances(mask, 2.0)
     discs.disc_sum_at(np.ones((3, 3)), 1.0, rows, cols)
-    measures._slope_at(np.ones((3, 3)), np.array([0]), 1, 0, 0, 1, 0, 0, np.empty(1, np.float32))
-    measures._gather(np.ones(2), np.zeros((2, 2), np.int16), np.empty((2, 2)))
+    local.compile_kernels()
+    focal.compile_kernels()
+    sampling.compile_kernels()
     cog.overview_levels(np.ones((3, 3), np.float32), blocksize=1)
-    out = np.empty((3, 3), np.float32)
-    rank._scatter(np.array([0, 4]), np.ones(2, np.float32), 3, 0, 0, np.float32(1.0), out)
-    ok = np.ones(2, bool)
-    sampling._bilinear(np.ones((2, 2)), np.array([0.2, 0.5]), np.array([0.5, 0.2]), ok, 1.0, np.empty(2, np.float32))
+    # The score raster's scatter kernel, through the method the writers call. Loading it here only
+    # saves time, and an error here would stop the fork server: a kernel left cold loads on first use.
+    try:
+        tiny = Result(profile=None, sites=None, cells=np.array([0, 4]), cell_score=np.ones(2, np.float32),
+                      grid=Grid("EPSG:5070", 1.0, 0.0, 0.0, 3, 3), land="federal")
+        tiny.score_window(0, 0, 3, 3)
+    except (TypeError, AttributeError, ValueError):
+        pass
 
 
 _load_kernels()

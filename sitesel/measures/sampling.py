@@ -8,13 +8,14 @@ import numpy as np
 import rasterio
 import rasterio.windows
 
-from sitesel.io.layers import raster_info
+from sitesel.io.raster import raster_info
 
-__all__ = ["sample_raster"]
+__all__ = ["compile_kernels", "sample_raster"]
 
 
 @functools.lru_cache(maxsize=8)
 def _transformer(src: str, dst: str):
+    # Kept: building a transformer costs more than transforming a tile's cells.
     from pyproj import Transformer
 
     return Transformer.from_crs(src, dst, always_xy=True)
@@ -26,6 +27,20 @@ def sample_raster(spec, crs, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     Points are projected exactly and interpolated from the four surrounding source pixels
     (weights renormalised over those with data), so a point's value never depends on which
     other points are sampled with it.
+
+    Parameters
+    ----------
+    spec : sitesel.io.manifest.LayerSpec
+        The raster layer (its first file, band, nodata and scale).
+    crs : str or CRS
+        The CRS of the points.
+    x, y : ndarray
+        The points (any shape, the same for both).
+
+    Returns
+    -------
+    ndarray of float32
+        The points' shape; values times the layer's ``scale``.
     """
     out = np.full(np.shape(x), np.nan, dtype=np.float32)
     if not np.size(x):
@@ -81,3 +96,9 @@ def _bilinear(data, fx, fy, ok, scale, out):  # pragma: no cover - compiled
                     wsum += wt
         if wsum > 0:
             out[i] = np.float32(acc / wsum * scale)
+
+
+def compile_kernels() -> None:
+    """Load (or compile) this module's compiled kernel now rather than in the first task."""
+    ok = np.ones(2, bool)
+    _bilinear(np.ones((2, 2)), np.array([0.2, 0.5]), np.array([0.5, 0.2]), ok, 1.0, np.empty(2, np.float32))

@@ -15,6 +15,8 @@ import pyogrio
 
 from sitesel.errors import SiteselError
 
+__all__ = ["RUN_FILE", "Run", "SITES_FILE", "read_run", "read_sites"]
+
 SITES_FILE = "sites.geojson"
 RUN_FILE = "run.json"
 
@@ -31,14 +33,17 @@ class Run:
     # -- what the record says -------------------------------------------------------------
     @property
     def park(self) -> str:
+        """The park type's name (``?`` if the record lacks it)."""
         return self.record.get("park", "?")
 
     @property
     def title(self) -> str:
+        """The profile's title, or the park type's name."""
         return self.record.get("profile", {}).get("title") or self.park
 
     @property
     def region_label(self) -> str:
+        """The region as the run named it."""
         return self.record.get("region", {}).get("label", "?")
 
     @property
@@ -53,14 +58,17 @@ class Run:
 
     @property
     def eligible_agencies(self) -> list[str]:
+        """Agencies whose land was eligible."""
         return list(self.record.get("profile", {}).get("eligible_agencies", []))
 
     @property
     def land(self) -> str:
+        """``'federal'`` or ``'all'``: which land was eligible."""
         return self.record.get("profile", {}).get("land", "federal")
 
     @property
     def grid_crs(self) -> str:
+        """The CRS of the run's grid (its equal-area CRS)."""
         return self.record.get("grid", {}).get("crs", "EPSG:4326")
 
     @property
@@ -69,6 +77,7 @@ class Run:
         return sorted({Path(i["path"]).name for i in self.record.get("inputs", [])})
 
     def file(self, name: str) -> Path:
+        """The path of file ``name`` in the run folder."""
         return self.path / name
 
     # -- the study behind it --------------------------------------------------------------
@@ -83,18 +92,19 @@ class Run:
         if self._study is not None and layers is None:
             return self._study
         from sitesel.io.manifest import load_manifest
-        from sitesel.study.core import Study, resolve_region
+        from sitesel.study.core import Study
+        from sitesel.study.region import resolve_region
 
         args = self.record.get("arguments", {})
         manifest_path = Path(layers) if layers else Path(self.record.get("manifest", ""))
         if not manifest_path.is_file() and not layers and args.get("demo"):
             from sitesel.demo import make_demo
-            from sitesel.study.core import cache_root
+            from sitesel.io.cache import cache_root
 
             manifest_path = make_demo(cache_root() / "demo")
         if not manifest_path.is_file():
-            raise SiteselError(f"the layer manifest of this run ({manifest_path}) is gone; pass --layers "
-                               "to name one, or --no-context to draw the sites alone")
+            raise SiteselError(f"the layer manifest of this run ({manifest_path}) is gone; pass {{opt:layers}} "
+                               "to name one, or {opt:no_context} to draw the sites alone")
         manifest = load_manifest(manifest_path)
         reg = self.record.get("region", {})
         bbox = tuple(reg["bbox"]) if reg.get("bbox") else None
@@ -104,7 +114,7 @@ class Run:
         self._study = Study.open(manifest, region, res)
         return self._study
 
-    def with_study(self, study) -> "Run":
+    def with_study(self, study) -> Run:
         """Attach an already open study (``sitesel rank`` passes its own)."""
         self._study = study
         return self

@@ -13,6 +13,8 @@ All formats carry the same columns (documented in README.md, units in the names)
 from __future__ import annotations
 
 import atexit
+import datetime as dt
+import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -24,6 +26,10 @@ import pyogrio
 import shapely
 
 from sitesel.errors import SiteselError
+
+__all__ = ["COORD_DECIMALS", "FORMATS", "GPKG_TEMPLATES", "GpkgTemplates", "parse_formats", "read_export",
+           "rfc7946_problems", "styles_table", "write_csv", "write_geojson", "write_gpkg", "write_kml",
+           "write_parquet"]
 
 #: GeoJSON/KML coordinate precision: 6 decimals of a degree is about 0.1 m.
 COORD_DECIMALS = 6
@@ -79,65 +85,144 @@ def write_kml(sites: gpd.GeoDataFrame, path: Path) -> Path:
     return Path(path)
 
 
-def _context_for_gpkg(name: str, gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    from sitesel.maps.context import KV_STYLES, MW_STYLES, style_classes
+def styles_table(layers: dict[str, tuple[str, str]]) -> pd.DataFrame:
+    """Rows of QGIS's ``layer_styles`` table for ``layers``.
 
-    out = gdf.copy()
-    if name == "transmission_lines":
-        out["kv_class"] = [KV_STYLES[i][1] for i in style_classes(out["voltage_kv"].astype(float), KV_STYLES)]
-    if name == "power_plants":
-        out["mw_class"] = [MW_STYLES[i][1] for i in style_classes(out["mw"].astype(float), MW_STYLES)]
-    return out
+    Parameters
+    ----------
+    layers : dict
+        Layer name -> (geometry column, QML).
+
+    Returns
+    -------
+    DataFrame
+        One default style per layer, stamped with the current UTC time.
+    """
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    rows = [{"f_table_catalog": "", "f_table_schema": "", "f_table_name": name, "f_geometry_column": geom_col,
+             "styleName": name, "styleQML": qml, "styleSLD": "", "useAsDefault": True,
+             "description": f"sitesel style for {name}", "owner": "", "ui": "", "update_time": now}
+            for name, (geom_col, qml) in layers.items()]
+    return pd.DataFrame(rows)
 
 
-#: GeoPackages holding only the context layers, reused when several park types over one study
-#: write their exports: (crs, (layer, id(frame))...) -> (frames, template path, styles).
-_GPKG_TEMPLATES: dict = {}
+class GpkgTemplates:
+    """GeoPackages holding only the context layers, reused when several park types over one
+    study write their exports.
+
+    An entry is found again only for the very same frames (kept with it, so their ids are not
+    reused) in the same CRS.
+
+    Parameters
+    ----------
+    limit : int
+        Templates kept; all are dropped past this many.
+    """
+
+    def __init__(self, limit: int = 8):
+        self.limit = limit
+        self._entries: dict = {}
+
+    def template(self, context: dict[str, gpd.GeoDataFrame], crs, styles: dict[str, str]) -> tuple[Path, dict]:
+        """The template of ``context`` in ``crs`` and the styles of the layers it holds.
+
+        Parameters
+        ----------
+        context : dict
+            Layer name -> GeoDataFrame (empty layers are left out).
+        crs
+            CRS of every layer.
+        styles : dict
+            Layer name -> QML.
+
+        Returns
+        -------
+        path : Path
+            A GeoPackage in a temporary folder removed at exit.
+        styles : dict
+            Layer name -> (geometry column, QML) of the layers written.
+        """
+        key = (str(crs), tuple((name, id(gdf)) for name, gdf in context.items()))
+        entry = self._entries.get(key)
+        if entry is not None and all(a is b for a, b in zip(entry[0], context.values())) and entry[1].exists():
+            return entry[1], entry[2]
+        folder = Path(tempfile.mkdtemp(prefix="sitesel-gpkg-"))
+        atexit.register(shutil.rmtree, folder, True)
+        template = folder / "context.gpkg"
+        written = {}
+        for name, gdf in context.items():
+            out = gdf.to_crs(crs)
+            if out.empty:
+                continue
+            _write_layer(out, template, name)
+            if styles.get(name):
+                written[name] = ("geom", styles[name])
+        if not template.exists():
+            pyogrio.write_dataframe(gpd.GeoDataFrame({"x": []}, geometry=gpd.GeoSeries([], crs=crs)), template,
+                                    layer="_empty", driver="GPKG")
+        if len(self._entries) > self.limit:
+            self._entries.clear()
+        self._entries[key] = (list(context.values()), template, written)
+        return template, written
+
+    def clear(self) -> None:
+        """Forget every template (the files go at exit)."""
+        self._entries.clear()
+
+
+#: The process's context templates (see :func:`write_gpkg`).
+GPKG_TEMPLATES = GpkgTemplates()
 
 
 def write_gpkg(sites: gpd.GeoDataFrame, path: Path, crs: str | None = None,
-               context: dict[str, gpd.GeoDataFrame] | None = None) -> Path:
+               context: dict[str, gpd.GeoDataFrame] | None = None,
+               styles: dict[str, str] | None = None) -> Path:
     """A GeoPackage: ``sites`` and context layers (in ``crs``), with QGIS styles.
 
     Parameters
     ----------
     sites : GeoDataFrame
         Ranked sites.
+    path : Path
+        The file (replaced if it exists).
     crs : str, optional
         CRS of every layer (default the sites' own).
     context : dict, optional
-        Context layers (:func:`sitesel.maps.context.context_layers`), written as named layers.
-    """
-    from sitesel.maps.qgis import layer_style, styles_table
+        Layer name -> GeoDataFrame, written as named layers as they are (see
+        :func:`sitesel.maps.qgis.gpkg_layers`).
+    styles : dict, optional
+        Layer name -> QML (see :func:`sitesel.maps.qgis.gpkg_styles`), stored in ``layer_styles``
+        as the default style of each layer written.
 
+    Returns
+    -------
+    Path
+    """
     path = Path(path)
+    styles = styles or {}
     if path.exists():
         path.unlink()  # a GeoPackage is appended to; start clean
     crs = crs or sites.crs
-    styles: dict = {}
+    written: dict = {}
     if context:
         # Layers shared by every park type over a study come from a template written once; the
         # eligible federal land (which depends on the park's agencies) is added to the copy.
         shared = {k: v for k, v in context.items() if k != "federal_land"}
-        template, context_styles = _context_template(shared, crs)
+        template, context_styles = GPKG_TEMPLATES.template(shared, crs, styles)
         shutil.copyfile(template, path)
-        styles.update(context_styles)
+        written.update(context_styles)
         if "federal_land" in context:
-            from sitesel.maps.qgis import layer_style
-
-            land = _context_for_gpkg("federal_land", context["federal_land"]).to_crs(crs)
+            land = context["federal_land"].to_crs(crs)
             if not land.empty:
                 _write_layer(land, path, "federal_land")
-                qml = layer_style("federal_land", land["agency"])
-                if qml:
-                    styles["federal_land"] = ("geom", qml)
+                if styles.get("federal_land"):
+                    written["federal_land"] = ("geom", styles["federal_land"])
     if not sites.empty:
         _write_layer(sites.to_crs(crs), path, "sites")
-        qml = layer_style("sites", None)
-        if qml:
-            styles["sites"] = ("geom", qml)
-    if styles:
-        table = styles_table(dict(sorted(styles.items(), key=lambda kv: kv[0] != "sites")))
+        if styles.get("sites"):
+            written["sites"] = ("geom", styles["sites"])
+    if written:
+        table = styles_table(dict(sorted(written.items(), key=lambda kv: kv[0] != "sites")))
         pyogrio.write_dataframe(table, path, layer="layer_styles", driver="GPKG", append=path.exists(),
                                 layer_options={"FID": "id"})
     return path
@@ -151,35 +236,6 @@ def _write_layer(gdf: gpd.GeoDataFrame, path: Path, name: str) -> None:
                             layer_options={"SPATIAL_INDEX": "YES"})
 
 
-def _context_template(context: dict, crs) -> tuple[Path, dict]:
-    """A GeoPackage of the context layers alone (built once per set of layers) and their styles."""
-    from sitesel.maps.qgis import layer_style
-
-    key = (str(crs), tuple((name, id(gdf)) for name, gdf in context.items()))
-    entry = _GPKG_TEMPLATES.get(key)
-    if entry is not None and all(a is b for a, b in zip(entry[0], context.values())) and entry[1].exists():
-        return entry[1], entry[2]
-    folder = Path(tempfile.mkdtemp(prefix="sitesel-gpkg-"))
-    atexit.register(shutil.rmtree, folder, True)
-    template = folder / "context.gpkg"
-    styles = {}
-    for name, gdf in context.items():
-        out = _context_for_gpkg(name, gdf).to_crs(crs)
-        if out.empty:
-            continue
-        _write_layer(out, template, name)
-        qml = layer_style(name, out["agency"] if name == "federal_land" else None)
-        if qml:
-            styles[name] = ("geom", qml)
-    if not template.exists():
-        pyogrio.write_dataframe(gpd.GeoDataFrame({"x": []}, geometry=gpd.GeoSeries([], crs=crs)), template,
-                                layer="_empty", driver="GPKG")
-    if len(_GPKG_TEMPLATES) > 8:
-        _GPKG_TEMPLATES.clear()
-    _GPKG_TEMPLATES[key] = (list(context.values()), template, styles)
-    return template, styles
-
-
 def _promote(geoms: gpd.GeoSeries) -> gpd.GeoSeries:
     types = set(geoms.geom_type.dropna())
     if len(types) <= 1:
@@ -187,41 +243,6 @@ def _promote(geoms: gpd.GeoSeries) -> gpd.GeoSeries:
     multi = {"Polygon": shapely.MultiPolygon, "LineString": shapely.MultiLineString, "Point": shapely.MultiPoint}
     out = [multi[g.geom_type]([g]) if g is not None and g.geom_type in multi else g for g in geoms]
     return gpd.GeoSeries(out, index=geoms.index, crs=geoms.crs)
-
-
-def export_run(run, fmt: str, out: Path | None = None, context: bool = True, layers=None) -> Path:
-    """Write one export of a finished run.
-
-    Parameters
-    ----------
-    run : sitesel.output.runs.Run
-        The run to export.
-    fmt : str
-        One of :data:`FORMATS`.
-    out : path, optional
-        Output file (default the run directory's ``sites.<ext>``).
-    context : bool
-        GeoPackage only: also write the context layers (re-reads the run's layer manifest).
-    layers : path, optional
-        A layer manifest to use instead of the one ``run.json`` names.
-    """
-    fmt = parse_formats(fmt)[0]
-    out = Path(out) if out else run.path / FORMATS[fmt]
-    sites = run.sites
-    if fmt == "geojson":
-        return write_geojson(sites, out)
-    if fmt == "csv":
-        return write_csv(sites, out)
-    if fmt == "parquet":
-        return write_parquet(sites, out)
-    if fmt == "kml":
-        return write_kml(sites, out)
-    ctx = None
-    if context:
-        from sitesel.maps.context import context_layers
-
-        ctx = context_layers(run.study(layers), run.eligible_agencies, run.land)
-    return write_gpkg(sites, out, crs=run.grid_crs, context=ctx)
 
 
 def read_export(path: Path) -> gpd.GeoDataFrame | pd.DataFrame:
@@ -260,7 +281,8 @@ def rfc7946_problems(doc: dict, decimals: int = COORD_DECIMALS) -> list[str]:
                 area2 = np.sum(a[:-1, 0] * a[1:, 1] - a[1:, 0] * a[:-1, 1])
                 if (k == 0 and area2 <= 0) or (k > 0 and area2 >= 0):
                     probs.append(f"feature {i}: ring {k} wound the wrong way")
-        coords = np.asarray(shapely.get_coordinates(shapely.from_geojson(_json(g))), dtype=float) if g else np.empty((0, 2))
+        coords = (np.asarray(shapely.get_coordinates(shapely.from_geojson(json.dumps(g))), dtype=float) if g
+                  else np.empty((0, 2)))
         if coords.size and ((np.abs(coords[:, 0]) > 180).any() or (np.abs(coords[:, 1]) > 90).any()):
             probs.append(f"feature {i}: position outside lon/lat bounds")
         if coords.size and not np.allclose(coords, np.round(coords, decimals), rtol=0, atol=10.0 ** -(decimals + 3)):
@@ -269,9 +291,3 @@ def rfc7946_problems(doc: dict, decimals: int = COORD_DECIMALS) -> list[str]:
         if bbox is not None and not (bbox[0] <= bbox[2] and bbox[1] <= bbox[3]):
             probs.append(f"feature {i}: bad bbox")
     return probs
-
-
-def _json(obj) -> str:
-    import json
-
-    return json.dumps(obj)

@@ -18,12 +18,18 @@ import pyogrio
 from pyproj import Transformer
 from rasterio.warp import Resampling
 
-from sitesel.io.cache import CACHE_VERSION, cache_root, digest, file_fingerprint, load_json, save_json
 from sitesel.errors import EmptyLayerError, LayerError
-from sitesel.study.grid import grid_for_bounds, rasterize_mask
-from sitesel.io.layers import LayerReport, _bbox_in, _is_geoparquet, check_declared_type, column_mapping, numeric_values, raster_info, read_features, read_raster
+from sitesel.io.attributes import LayerReport, column_mapping, numeric_values
+from sitesel.io.cache import CACHE_VERSION, cache_root, digest, file_fingerprint, load_json, save_json
+from sitesel.io.files import bbox_in, gdal_reason, vector_info
+from sitesel.io.formats import is_geoparquet
+from sitesel.io.layers import check_declared_type, read_features
 from sitesel.io.manifest import CANONICAL_LAYERS, NUMERIC_COLUMNS, REQUIRED_COLUMNS, Manifest
-from sitesel.io.files import gdal_reason, vector_info
+from sitesel.io.raster import raster_info, read_raster
+from sitesel.study.grid import grid_for_bounds, rasterize_mask
+
+__all__ = ["AREA_MARGIN_DEG", "COVERAGE_LAYERS", "EXCLUSION_LAYERS", "MIN_COVERAGE", "NODATA_MARKERS",
+           "RASTER_RANGES", "InputChecks", "check_inputs", "layers_used"]
 
 #: Vector layers are checked over the grid's lon/lat box plus this margin (degrees), as read.
 AREA_MARGIN_DEG = 2.0
@@ -50,12 +56,25 @@ class InputChecks:
     coverage: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
+        """Plain data for run.json."""
         return {"warnings": list(self.warnings), "coverage": {k: round(v, 4) for k, v in self.coverage.items()}}
 
 
 def layers_used(manifest: Manifest, layers) -> list[str]:
     """The layers a run reads: those given, plus federal land, lakes and protected areas when the
-    manifest has them (the engine reads these whenever they are there)."""
+    manifest has them (the engine reads these whenever they are there).
+
+    Parameters
+    ----------
+    manifest : Manifest
+        The layers.
+    layers : iterable of str
+        Layers the profiles need.
+
+    Returns
+    -------
+    list of str
+    """
     return sorted(n for n in set(layers) | {"federal_lands", "lakes", "protected_areas"} if manifest.has(n))
 
 
@@ -178,7 +197,7 @@ def _check_numbers(spec, infos, canon: str, area) -> None:
     col = spec.fields.get(canon, canon)
     parts = []
     for info in infos:
-        df = read_features(spec, info, [col], _bbox_in(info, area))
+        df = read_features(spec, info, [col], bbox_in(info, area))
         parts.append(df[col])
     raw = pd.concat(parts, ignore_index=True) if parts else pd.Series([], dtype=float)
     numeric_values(raw, spec, canon, LayerReport())
@@ -191,14 +210,14 @@ def _coverage(spec, infos, coarse, area) -> float:
         return 1.0
     covered = np.zeros(grid.shape, dtype=bool)
     for info in infos:
-        if _is_geoparquet(info.path) or spec.x:
-            b = read_features(spec, info, [], _bbox_in(info, area)).geometry.bounds.to_numpy().T
+        if is_geoparquet(info.path) or spec.x:
+            b = read_features(spec, info, [], bbox_in(info, area)).geometry.bounds.to_numpy().T
         else:
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     _, b = pyogrio.read_bounds(info.path, layer=info.layer, where=spec.where,
-                                               bbox=_bbox_in(info, area))
+                                               bbox=bbox_in(info, area))
             except Exception as exc:
                 raise LayerError(f"layer '{spec.name}' ({info.path}): cannot read the file: "
                                  f"{gdal_reason(exc)}") from None

@@ -15,6 +15,10 @@ from rasterio import features
 
 from sitesel.errors import RegionError
 
+__all__ = ["ACRES_PER_M2", "CRS_ALASKA", "CRS_HAWAII", "CRS_LOWER48", "LOWER48_ALIASES", "STRIP_MIN_VERTICES",
+           "STRIP_ROWS", "Grid", "Tile", "Window", "burn", "crs_for_states", "gc_paused", "geojson_like",
+           "grid_for_bounds", "rasterize_inside", "rasterize_mask", "tile_cells", "tiles", "to_pixel_space"]
+
 ACRES_PER_M2 = 1 / 4046.8564224
 
 LOWER48_ALIASES = {"L48", "CONUS", "LOWER48"}
@@ -37,22 +41,27 @@ class Grid:
 
     @property
     def transform(self) -> Affine:
+        """From (column, row) to the grid CRS."""
         return Affine(self.res, 0.0, self.xmin, 0.0, -self.res, self.ymax)
 
     @property
     def shape(self) -> tuple[int, int]:
+        """``(height, width)``."""
         return (self.height, self.width)
 
     @property
     def size(self) -> int:
+        """Number of cells."""
         return self.width * self.height
 
     @property
     def bounds(self) -> tuple[float, float, float, float]:
+        """``(xmin, ymin, xmax, ymax)`` in the grid CRS."""
         return (self.xmin, self.ymax - self.height * self.res, self.xmin + self.width * self.res, self.ymax)
 
     @property
     def cell_acres(self) -> float:
+        """Area of one cell in acres."""
         return self.res * self.res * ACRES_PER_M2
 
     def key(self) -> str:
@@ -61,10 +70,12 @@ class Grid:
         return hashlib.sha256(s.encode()).hexdigest()[:16]
 
     def lonlat_bounds(self) -> tuple[float, float, float, float]:
+        """``(west, south, east, north)`` in degrees, densified along the edges."""
         t = Transformer.from_crs(self.crs, "EPSG:4326", always_xy=True)
         return t.transform_bounds(*self.bounds, densify_pts=51)
 
     def cell_centers(self, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Grid-CRS coordinates ``(x, y)`` of the centres of cells ``(rows, cols)``."""
         return self.xmin + (cols + 0.5) * self.res, self.ymax - (rows + 0.5) * self.res
 
 
@@ -79,10 +90,12 @@ class Window:
 
     @property
     def shape(self) -> tuple[int, int]:
+        """``(height, width)``."""
         return (self.height, self.width)
 
     @property
     def size(self) -> int:
+        """Number of cells."""
         return self.height * self.width
 
     @property
@@ -90,7 +103,7 @@ class Window:
         """From the grid's pixel space (see :func:`to_pixel_space`) to this window's pixels."""
         return Affine.translation(self.col, self.row)
 
-    def grow(self, cells: int, grid: "Grid") -> "Window":
+    def grow(self, cells: int, grid: Grid) -> Window:
         """This window plus ``cells`` on every side, clipped to the grid."""
         r0, c0 = max(self.row - cells, 0), max(self.col - cells, 0)
         r1 = min(self.row + self.height + cells, grid.height)
@@ -109,15 +122,30 @@ class Tile:
 
     @property
     def core_in_padded(self) -> tuple[slice, slice]:
+        """The core's rows and columns within the padded window."""
         r, c = self.core.row - self.padded.row, self.core.col - self.padded.col
         return slice(r, r + self.core.height), slice(c, c + self.core.width)
 
 
-def tiles(grid: "Grid", size: int | None, halo: int) -> list[Tile]:
+def tiles(grid: Grid, size: int | None, halo: int) -> list[Tile]:
     """Cover ``grid`` with square tiles of ``size`` cells, each padded by ``halo`` cells.
 
     ``size=None`` gives one tile, the whole grid, with no padding: a computation whose result at
     a cell depends only on cells within ``halo`` gives the same values either way.
+
+    Parameters
+    ----------
+    grid : Grid
+        The grid.
+    size : int, optional
+        Side of the tiles' cores (cells); None for one tile, the whole grid.
+    halo : int
+        Padding (cells) around each core, clipped to the grid.
+
+    Returns
+    -------
+    list of Tile
+        Row by row; each knows the largest padded shape of the tiling (``extent``).
     """
     if size is None or (size >= grid.height and size >= grid.width):
         whole = Window(0, 0, grid.height, grid.width)
@@ -131,11 +159,22 @@ def tiles(grid: "Grid", size: int | None, halo: int) -> list[Tile]:
     return out
 
 
-def to_pixel_space(geoms, grid: "Grid") -> np.ndarray:
+def to_pixel_space(geoms, grid: Grid) -> np.ndarray:
     """Geometries in the grid's pixel coordinates (column, row from the top-left corner).
 
     Rasterising pixel-space geometries into a window only shifts them by whole cells, which is
     exact in floating point, so a cell burns the same way whichever window it is computed in.
+
+    Parameters
+    ----------
+    geoms : array-like of shapely geometries
+        In the grid's CRS.
+    grid : Grid
+        The grid.
+
+    Returns
+    -------
+    ndarray of shapely geometries
     """
     x0, y0, res = grid.xmin, grid.ymax, grid.res
 
@@ -155,13 +194,33 @@ def burn(pixel_geoms, window: Window, values=None, all_touched: bool = False, dt
          fill: float = 0) -> np.ndarray:
     """Rasterise pixel-space geometries (and optional values) into ``window``.
 
-    GDAL fills a polygon row by row, testing every edge of the polygon on every row it spans:
-    the lower 48's outline (~80,000 vertices) took 0.95 s over the 500 m grid. When burning a
+    GDAL fills a polygon row by row, testing every edge of the polygon on every row it spans,
+    which is slow for outlines such as the lower 48's (~80,000 vertices). When burning a
     mask (no ``values``), valid polygons with many vertices and taller than two strips are
     therefore cut into strips of :data:`STRIP_ROWS` rows (plus a margin of two cells, so nothing
-    new is drawn inside a strip) and burnt strip by strip: the same cells, in 0.2 s. Invalid
+    new is drawn inside a strip) and burnt strip by strip: the same cells, sooner. Invalid
     polygons are burnt whole, as drawn (clipping could regroup their rings), and so is everything
     when values are given (a later polygon must still win where they overlap).
+
+    Parameters
+    ----------
+    pixel_geoms : array-like of shapely geometries
+        In the grid's pixel space (see :func:`to_pixel_space`).
+    window : Window
+        Where to burn them.
+    values : array-like, optional
+        One value per geometry (later ones win); default a mask of ones.
+    all_touched : bool
+        Burn every cell a geometry touches, not only those whose centre it covers.
+    dtype : str
+        The raster's type.
+    fill : float
+        Value of cells no geometry burns.
+
+    Returns
+    -------
+    ndarray
+        ``window.shape``.
     """
     geoms = np.asarray(pixel_geoms, dtype=object)
     mask = values is None
@@ -208,9 +267,9 @@ def gc_paused():
     """Hold off Python's cyclic garbage collector for a block that builds many short-lived lists.
 
     The coordinate lists handed to rasterio hold no cycles, but each allocation counts towards a
-    collection, and every full collection walks all live objects (the loaded layers' too): with
-    the collector on, listing PAD-US exclusions' coordinates over the lower 48 took 0.24 s
-    instead of 0.03 s. The collector is restored as it was, even on error.
+    collection, and every full collection walks all live objects (the loaded layers' too), which
+    dominates listing the coordinates of many polygons. The collector is restored as it was,
+    even on error.
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -240,6 +299,18 @@ def geojson_like(geoms, values) -> tuple[list, list]:
     a collection as its members, each with the geometry's value, as rasterio burns them.
     Consecutive lines (or points) of one value come out as one multi-part mapping, which GDAL
     burns part by part into the same cells (with rasterio's default replacing merge).
+
+    Parameters
+    ----------
+    geoms : array-like of shapely geometries
+        The geometries.
+    values : array-like
+        One value per geometry.
+
+    Returns
+    -------
+    geoms, values : list
+        Mappings and their values, for :func:`rasterio.features.rasterize`.
     """
     geoms = np.asarray(geoms, dtype=object)
     values = np.asarray(values)
@@ -305,7 +376,28 @@ def crs_for_states(codes: list[str]) -> str:
 
 
 def grid_for_bounds(bounds: tuple[float, float, float, float], crs: str, res: float, pad_m: float = 0.0) -> Grid:
-    """A grid covering ``bounds`` (in ``crs``) plus ``pad_m``, snapped to multiples of ``res``."""
+    """A grid covering ``bounds`` (in ``crs``) plus ``pad_m``, snapped to multiples of ``res``.
+
+    Parameters
+    ----------
+    bounds : tuple
+        ``(xmin, ymin, xmax, ymax)`` in ``crs``.
+    crs : str
+        The grid's CRS (equal-area).
+    res : float
+        Cell size in metres.
+    pad_m : float
+        Margin around ``bounds`` (m).
+
+    Returns
+    -------
+    Grid
+
+    Raises
+    ------
+    RegionError
+        ``res`` is below 10 m.
+    """
     if res < 10:
         raise RegionError(f"resolution {res} m is below the 10 m minimum")
     xmin, ymin, xmax, ymax = bounds
@@ -320,7 +412,22 @@ def grid_for_bounds(bounds: tuple[float, float, float, float], crs: str, res: fl
 
 
 def rasterize_mask(geoms, grid: Grid, all_touched: bool = False) -> np.ndarray:
-    """Boolean mask of cells covered by ``geoms`` (cell centre inside, or any touch)."""
+    """Boolean mask of cells covered by ``geoms`` (cell centre inside, or any touch).
+
+    Parameters
+    ----------
+    geoms : array-like of shapely geometries
+        In the grid's CRS.
+    grid : Grid
+        The grid.
+    all_touched : bool
+        Any touch counts, not only the cell's centre.
+
+    Returns
+    -------
+    ndarray of bool
+        ``grid.shape``.
+    """
     geoms = [g for g in np.asarray(geoms, dtype=object) if g is not None and not g.is_empty]
     if not geoms:
         return np.zeros(grid.shape, dtype=bool)
@@ -335,6 +442,18 @@ def rasterize_inside(geoms, grid: Grid) -> np.ndarray:
 
     A cell whose centre is inside and that no polygon boundary touches is entirely inside; this
     is what guarantees that a site built from such cells lies wholly on the land it claims.
+
+    Parameters
+    ----------
+    geoms : array-like of shapely polygons
+        In the grid's CRS.
+    grid : Grid
+        The grid.
+
+    Returns
+    -------
+    ndarray of bool
+        ``grid.shape``.
     """
     inside = rasterize_mask(geoms, grid, all_touched=False)
     boundaries = shapely.boundary(np.asarray([g for g in geoms if g is not None], dtype=object))
@@ -343,17 +462,31 @@ def rasterize_inside(geoms, grid: Grid) -> np.ndarray:
 
 def tile_cells(cells: np.ndarray, grid: Grid, tile: Tile) -> tuple[np.ndarray, np.ndarray]:
     """Positions in ``cells`` (sorted flat grid indices) of the tile core's cells, and their
-    flat indices within the core window."""
+    flat indices within the core window.
+
+    Parameters
+    ----------
+    cells : ndarray of int
+        Sorted flat grid indices.
+    grid : Grid
+        The grid.
+    tile : Tile
+        The tile.
+
+    Returns
+    -------
+    positions, local : ndarray of int64
+    """
     core = tile.core
     lo, hi = np.searchsorted(cells, [core.row * grid.width, (core.row + core.height) * grid.width])
     sub = cells[lo:hi]
     if core.col == 0 and core.width == grid.width:
-        # Whole rows (the whole grid, or strips): every cell in range, at a fixed offset. Per-cell
-        # division for the lower 48's 6 M cells cost half a second in every such task.
+        # Whole rows (the whole grid, or strips): every cell in range, at a fixed offset, with no
+        # per-cell division.
         return np.arange(lo, hi), sub - core.row * grid.width
     # One search per row of the core for where its cells begin and end: the work is in the
-    # tile's own cells, not in every cell of its rows (tiles side by side each divided all of
-    # them: 0.8 s a measure at 500 m with 70 tiles).
+    # tile's own cells, not in every cell of its rows (which tiles side by side would each
+    # divide again).
     starts_at = np.arange(core.row, core.row + core.height, dtype=np.int64) * grid.width + core.col
     starts = np.searchsorted(sub, starts_at)
     counts = np.searchsorted(sub, starts_at + core.width) - starts

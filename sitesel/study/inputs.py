@@ -19,10 +19,13 @@ import numpy as np
 import shapely
 
 from sitesel import __version__
-from sitesel.study.grid import Grid, Window, to_pixel_space
+from sitesel.io.cache import CACHE_VERSION, digest, file_fingerprint
+from sitesel.io.layercache import layer_key, read_layer_cached
 from sitesel.io.layers import LayerReport
-from sitesel.io.layercache import read_layer_cached
 from sitesel.io.manifest import Manifest
+from sitesel.study.grid import Grid, Window, to_pixel_space
+
+__all__ = ["READ_MARGIN_DEG", "Inputs", "StudySpec", "inputs_for"]
 
 #: Vector layers are read over the grid's lon/lat box plus this margin (degrees).
 READ_MARGIN_DEG = 2.0
@@ -55,6 +58,7 @@ class StudySpec:
     cache_dir: str | None = None
 
     def key(self) -> str:
+        """A short identifier of the study in a process (see :func:`inputs_for`)."""
         # The cache folder is part of a study's identity in a process: layers read for a study
         # with another folder were written there, not here.
         text = (f"{self.manifest.path}|{self.grid.key()}|{self.cap_km}|{self.use_cache}|{self.cache_dir}|"
@@ -62,9 +66,32 @@ class StudySpec:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def read_bbox(self) -> tuple[float, float, float, float]:
+        """The lon/lat box vector layers are read over: the grid's plus :data:`READ_MARGIN_DEG`."""
         w, s, e, n = self.grid.lonlat_bounds()
         m = READ_MARGIN_DEG
         return (max(w - m, -180), max(s - m, -90), min(e + m, 180), min(n + m, 90))
+
+    def fingerprint(self, layers) -> str:
+        """A cache key for what is computed on this grid from ``layers``.
+
+        Parameters
+        ----------
+        layers : iterable of str
+            Layers of the manifest.
+
+        Returns
+        -------
+        str
+            Changes with the grid, the cap, the code version and the layers' files and settings.
+        """
+        parts = [self.grid.key(), self.cap_km, __version__, CACHE_VERSION]
+        for name in sorted(layers):
+            spec = self.manifest[name]
+            if spec.kind == "raster":
+                parts.append((name, repr(spec), [file_fingerprint(s.path) for s in spec.sources]))
+            else:
+                parts.append((name, layer_key(spec, self.grid.crs, self.read_bbox())))
+        return digest(*parts)
 
 
 @dataclass
@@ -98,6 +125,10 @@ class Inputs:
                 self._layers[name] = gdf
                 self.reports[name] = report
             return self._layers[name]
+
+    def has_layer(self, name: str) -> bool:
+        """Whether the named layer has been read in this process."""
+        return name in self._layers
 
     def features(self, layer: str, column: str | None = None, minimum: float | None = None) -> gpd.GeoDataFrame:
         """A layer's features, optionally only those with ``column >= minimum``."""

@@ -13,15 +13,18 @@ while :func:`candidate_filter` (protected areas, lakes, exact region edges) runs
 """
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import shapely
 
-from sitesel.study.grid import Grid, Tile, Window, burn, tile_cells, tiles, to_pixel_space
 from sitesel.defaults import builtin_data
+from sitesel.io.toml import read_toml
+from sitesel.study.grid import Grid, Tile, Window, burn, tile_cells, tiles, to_pixel_space
+
+__all__ = ["LAND_MODES", "MASK_TILE", "Candidates", "LandPolicy", "candidate_filter", "candidate_superset",
+           "excluded_geometries", "load_policy"]
 
 LAND_MODES = ("federal", "all")
 #: Side (cells) of the tiles in which candidate masks are rasterised.
@@ -37,9 +40,24 @@ class LandPolicy:
 
 
 def load_policy(path: str | Path | None = None) -> LandPolicy:
-    """The global land policy (``data/land_policy.toml`` unless ``path`` is given)."""
+    """The global land policy: agencies and designations whose land is never eligible.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        A land-policy TOML file (default ``data/land_policy.toml``).
+
+    Returns
+    -------
+    LandPolicy
+
+    Raises
+    ------
+    SiteselError
+        The file is missing, unreadable or not valid TOML.
+    """
     p = Path(path) if path else builtin_data() / "land_policy.toml"
-    doc = tomllib.loads(p.read_text(encoding="utf-8"))
+    doc = read_toml(p, "land policy")
     return LandPolicy(tuple(a.upper() for a in doc.get("never_eligible_agencies", [])),
                       tuple(doc.get("never_eligible_designations", [])))
 
@@ -63,7 +81,8 @@ class Candidates:
         wanted = {str(n).upper() for n in names}
         return np.array([i + 1 for i, a in enumerate(self.agencies) if a in wanted], dtype=np.uint8)
 
-    def subset(self, keep: np.ndarray) -> "Candidates":
+    def subset(self, keep: np.ndarray) -> Candidates:
+        """The candidates where ``keep`` (bool, one per cell) is True."""
         return Candidates(self.cells[keep], self.agency[keep], self.agencies)
 
 
@@ -92,6 +111,23 @@ def candidate_superset(grid: Grid, region_geom, federal, policy: LandPolicy, lan
 
     ``land='federal'``: centres inside a federal polygon of an agency that is not never-eligible,
     within the region's bounding box. ``land='all'``: every cell wholly inside the region.
+
+    Parameters
+    ----------
+    grid : Grid
+        The analysis grid.
+    region_geom : shapely geometry
+        The region, in the grid CRS.
+    federal : GeoDataFrame, optional
+        Federal land (``agency`` column), in the grid CRS.
+    policy : LandPolicy
+        Agencies never eligible.
+    land : {'federal', 'all'}
+        The land mode.
+
+    Returns
+    -------
+    Candidates
     """
     if land not in LAND_MODES:
         raise ValueError(f"land must be one of {LAND_MODES}")
@@ -99,7 +135,8 @@ def candidate_superset(grid: Grid, region_geom, federal, policy: LandPolicy, lan
     codes = {a: i + 1 for i, a in enumerate(agencies)}
     fed_px = fed_codes = None
     if federal is not None and len(federal):
-        ok = ~federal["agency"].isin(policy.never_agencies).to_numpy() if land == "federal" else np.ones(len(federal), bool)
+        ok = (~federal["agency"].isin(policy.never_agencies).to_numpy() if land == "federal"
+              else np.ones(len(federal), bool))
         fed_px = to_pixel_space(federal.geometry.values[ok], grid)
         fed_codes = np.array([codes.get(str(a), 0) for a in federal["agency"].to_numpy()[ok]], dtype=np.uint8)
         # Draw the largest polygons first so that a small unit inside a larger one keeps its agency.
@@ -144,7 +181,19 @@ def _inside(px_geoms, win: Window) -> np.ndarray:
 
 
 def excluded_geometries(federal, protected, policy: LandPolicy) -> list:
-    """Polygons that are never eligible: the policy's agencies and designations."""
+    """Polygons that are never eligible: the policy's agencies and designations.
+
+    Parameters
+    ----------
+    federal, protected : GeoDataFrame, optional
+        Federal land and protected areas (``agency`` and ``designation`` columns).
+    policy : LandPolicy
+        What is never eligible.
+
+    Returns
+    -------
+    list of shapely geometries
+    """
     parts = []
     for gdf in (federal, protected):
         if gdf is None or not len(gdf):
@@ -157,7 +206,30 @@ def excluded_geometries(federal, protected, policy: LandPolicy) -> list:
 def candidate_filter(grid: Grid, superset: Candidates, region_geom, federal, excluded, lakes,
                      land: str) -> np.ndarray:
     """Which superset cells are candidates: wholly in the region (and, for federal land, touched
-    by no federal boundary), not touched by never-eligible land or a lake."""
+    by no federal boundary), not touched by never-eligible land or a lake.
+
+    Parameters
+    ----------
+    grid : Grid
+        The analysis grid.
+    superset : Candidates
+        From :func:`candidate_superset`.
+    region_geom : shapely geometry
+        The region, in the grid CRS.
+    federal : GeoDataFrame, optional
+        Federal land, in the grid CRS.
+    excluded : sequence of shapely geometries
+        Never-eligible land (see :func:`excluded_geometries`).
+    lakes : sequence of shapely geometries, optional
+        Lakes.
+    land : {'federal', 'all'}
+        The land mode.
+
+    Returns
+    -------
+    ndarray of bool
+        One per superset cell.
+    """
     keep = np.ones(len(superset), dtype=bool)
     if not len(superset):
         return keep
@@ -170,8 +242,7 @@ def candidate_filter(grid: Grid, superset: Candidates, region_geom, federal, exc
     edge_tree = shapely.STRtree(fed_edges) if fed_edges is not None else None
     for win in _mask_tiles(grid):
         # The tile's cells found row by row, and the masks combined over the tile before one
-        # look-up at them (dividing every cell and indexing three masks in 2-D took 0.7 s over
-        # the lower 48 at 500 m).
+        # look-up at them (rather than dividing every cell and indexing three masks in 2-D).
         pos, local = tile_cells(superset.cells, grid, Tile(0, win, win))
         if not pos.size:
             continue

@@ -157,11 +157,12 @@ class Fuzzer:
     def run(self, target: str, fn, payload, save: dict) -> None:
         """Call ``fn()``; a SiteselError is a clear answer, anything else a failure."""
         from sitesel.errors import SiteselError
-        from sitesel.io import layers, files as sources
+        from sitesel.io import files as sources
+        from sitesel.io.raster import forget_raster_infos
 
         self.current.write_text(json.dumps({"target": target, **save}))
         sources.forget_infos()
-        layers._raster_info.cache_clear()
+        forget_raster_infos()
         self.counts[target] = self.counts.get(target, 0) + 1
         try:
             with warnings.catch_warnings():
@@ -232,15 +233,17 @@ class Fuzzer:
             for name, data in files.items():
                 (f.parent / name).write_bytes(data)
             target = f
-        spec = LayerSpec("substations", "vector", (Source(target, None),), fields={"max_kv": "max_volt_k", "name": "name"},
+        spec = LayerSpec("substations", "vector", (Source(target, None),),
+                         fields={"max_kv": "max_volt_k", "name": "name"},
                          sentinels={"max_kv": (-999999.0,)})
         self.run("shapefile", lambda: read_vector(spec, "EPSG:5070", NM_BOX, LayerReport()),
                  {**files, "zipped": str(zipped)}, {"part": part, "zipped": zipped, "ops": repr(ops)})
 
     def tiff(self, ops) -> None:
         from affine import Affine
-        from sitesel.io.layers import raster_info, read_raster
+
         from sitesel.io.manifest import LayerSpec, Source
+        from sitesel.io.raster import raster_info, read_raster
 
         f = self._fresh("dem.tif")
         f.write_bytes(mutate(self.data["tiff"], ops))
@@ -256,7 +259,8 @@ class Fuzzer:
     def profile_doc(self, doc) -> None:
         from sitesel.analysis.profiles import parse_profile
 
-        self.run("profile_doc", lambda: parse_profile(doc, "fuzz.toml"), {"doc.txt": repr(doc)}, {"doc": repr(doc)[:2000]})
+        self.run("profile_doc", lambda: parse_profile(doc, "fuzz.toml"), {"doc.txt": repr(doc)},
+                 {"doc": repr(doc)[:2000]})
 
     def profile_text(self, name: str, ops) -> None:
         from sitesel.analysis.profiles import load_profile
