@@ -140,11 +140,11 @@ def compare(old: Path, new: Path) -> list[dict]:
 
 
 def render(rows: list[dict]) -> str:
-    table = [("park", *COMPARE, "")]
+    table = [("park", *COMPARE, "verdict")]
     for r in rows:
         if "missing" in r:
-            table.append((r["park"], *(f"park missing in {r['missing']}" if i == 0 else "" for i in range(3)),
-                          "DIFFERS"))
+            cells = (f"park missing in {r['missing']}" if i == 0 else "" for i in range(len(COMPARE)))
+            table.append((r["park"], *cells, "DIFFERS"))
         else:
             table.append((r["park"], *(("" if r[f][0] else "x ") + r[f][1] for f in COMPARE),
                           "same" if r["ok"] else "DIFFERS"))

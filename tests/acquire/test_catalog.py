@@ -10,7 +10,7 @@ from sitesel.acquire.catalog import load_catalog
 from sitesel.errors import CatalogError
 from sitesel.io.manifest import CANONICAL_LAYERS, load_manifest
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def test_shipped_catalog_serves_every_canonical_layer():

@@ -193,7 +193,7 @@ def test_profiles_show_prints_the_effective_profile(tmp_path, capsys):
 def test_the_documented_examples_load():
     from pathlib import Path
 
-    examples = Path(__file__).resolve().parents[1] / "docs" / "examples"
+    examples = Path(__file__).resolve().parents[2] / "docs" / "examples"
     mine = load_profile(examples / "my_fab.toml")
     assert mine.name == "my_fab" and mine.min_acres == 1000 and "airport" not in {c.key for c in mine.criteria}
     from sitesel.analysis.ahp import load_ahp

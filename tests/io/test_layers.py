@@ -120,7 +120,7 @@ fields = { mw = "Total_MW", fuel = "PrimSource", name = "Plant_Name" }
 """, shared_data)
     bbox = (-109.1, 31.3, -103.0, 37.0)
     csv = read_vector(m["power_plants"], "EPSG:5070", bbox)
-    gpkg = read_vector(load_manifest(Path(__file__).resolve().parents[1]
+    gpkg = read_vector(load_manifest(Path(__file__).resolve().parents[2]
                                      / "data/manifests/national.toml")["power_plants"],
                        "EPSG:5070", bbox)
     assert len(csv) > 50 and csv.crs == gpkg.crs
