@@ -23,6 +23,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from sitesel.analysis.costmodel import CostModel, load_costs
+from sitesel.analysis.costs import cost_columns
 from sitesel.analysis.profiles import Profile, apply_overrides, parse_profile, resolve_profile
 from sitesel.analysis.ranking import DEFAULT_TOP, Ranker, Result
 from sitesel.analysis.sensitivity import Sensitivity, sensitivity
@@ -45,7 +47,7 @@ __all__ = ["RankResult", "StudySession", "explain", "open_study", "write_run", "
 def open_study(region: str | None = None, resolution: float | None = None, layers: str | Path | None = None,
                land: str = "federal", bbox: tuple[float, float, float, float] | None = None,
                use_cache: bool = True, progress: bool = False, workers: int | None = None,
-               demo: bool = False) -> StudySession:
+               demo: bool = False, costs: str | Path | CostModel | None = None) -> StudySession:
     """Open a study of ``region`` (USPS codes such as ``"AZ,NM"``, or ``"L48"``) on one grid.
 
     Parameters
@@ -68,6 +70,8 @@ def open_study(region: str | None = None, resolution: float | None = None, layer
         Local worker processes for the measures (default: one per core).
     demo : bool
         Use the synthetic demo dataset that sitesel generates (region ``XX`` unless given).
+    costs : path or CostModel, optional
+        The site-cost model (default: the shipped ``data/costs.toml``); see ``docs/costs.md``.
 
     Returns
     -------
@@ -76,11 +80,12 @@ def open_study(region: str | None = None, resolution: float | None = None, layer
 
     if land not in ("federal", "all"):
         raise SiteselError(f"land must be 'federal' or 'all', not {land!r}", option="land")
+    model = costs if isinstance(costs, CostModel) or costs is None else load_costs(costs)
     box = (bbox[0], bbox[1], bbox[2], bbox[3]) if bbox is not None else None
     options = StudyOptions(region=region, bbox=box, resolution=resolution,
                            layers=layers, demo=demo, use_cache=use_cache, workers=workers)
     study = open_study_from(options, Progress(quiet=not progress))
-    return StudySession(study, land)
+    return StudySession(study, land, model)
 
 
 def _profile_with(park: str | Path | Profile, weights: dict | None, sets, ahp: dict | None,
@@ -104,10 +109,11 @@ class StudySession:
 
     study: Study
     land: str = "federal"
+    costs: CostModel | None = field(default=None, repr=False)
     ranker: Ranker = field(init=False, repr=False)
 
     def __post_init__(self):
-        self.ranker = Ranker(self.study, self.land)
+        self.ranker = Ranker(self.study, self.land, self.costs)
 
     def __enter__(self) -> StudySession:
         return self
@@ -234,8 +240,10 @@ class RankResult:
     def explain(self, site) -> pd.DataFrame:
         """The criterion breakdown of one site: raw value, 0-1 score, weight and points.
 
-        ``points`` add up to the site's score (0-100); ``attrs`` holds the rank, score and
-        the hard constraints with whether each is met.
+        ``points`` add up to the site's score (0-100); ``attrs`` holds the rank, score, the
+        hard constraints with whether each is met and, for a profile with a ``[demand]``, the
+        site's ``costs`` (``cost_<item>_usd``, the total's range, ``capex_usd``,
+        ``time_to_power_months`` and a ``cost_summary``).
         """
         return explain(self.site(site), self.profile)
 
@@ -255,7 +263,8 @@ SITE_FORMATS = (".geojson", ".csv", ".gpkg", ".parquet")
 
 
 def explain(row: pd.Series, profile: Profile) -> pd.DataFrame:
-    """The criterion breakdown of one site row (see :meth:`RankResult.explain`)."""
+    """The criterion breakdown of one site row (see :meth:`RankResult.explain`); ``attrs`` holds
+    its rank, score, constraint checks and, when the sites were priced, its costs."""
     recs = []
     for c in profile.criteria:
         recs.append({"criterion": c.key, "measure": c.measure, "unit": MEASURES[c.measure].unit,
@@ -267,6 +276,9 @@ def explain(row: pd.Series, profile: Profile) -> pd.DataFrame:
     df = df.sort_values("points", ascending=False, kind="mergesort")
     df.attrs = {"rank": int(row["rank"]), "score": float(row["score"]),
                 "constraints": {c.key: (c.describe(), bool(row.get(f"ok_{c.key}"))) for c in profile.constraints}}
+    if "cost_site_usd" in row.index:
+        # What connecting the site costs (USD), item by item, with the total's range and the park's.
+        df.attrs["costs"] = {k: row[k] for k in cost_columns() if k in row.index}
     return df
 
 

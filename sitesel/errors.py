@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from difflib import get_close_matches
 
 __all__ = [
-    "CatalogError", "EmptyLayerError", "FetchError", "LayerError", "ManifestError", "MissingLayerError",
+    "CatalogError", "CostError", "EmptyLayerError", "FetchError", "LayerError", "ManifestError", "MissingLayerError",
     "OutputError", "ProfileError", "RegionError", "SiteselError", "closest", "did_you_mean", "render_options",
 ]
 
@@ -106,6 +106,10 @@ class MissingLayerError(SiteselError):
 
 class ProfileError(SiteselError):
     """A park-type profile is invalid."""
+
+
+class CostError(SiteselError):
+    """The site-cost model file is missing or invalid."""
 
 
 class RegionError(SiteselError):

@@ -11,13 +11,21 @@ single-park folders (``sites.geojson`` etc. directly inside). For every park:
 
 ``run.json`` and the maps are not compared: they carry times, paths and versions.
 
+``--drop REGEX`` leaves out the attributes whose names match (e.g. ``'^(cost_|capex_)'`` to
+compare rankings "costs aside" after new columns were added): both files are then compared with
+those attributes removed, value for value as written (the text of every other CSV field, the JSON
+of every other property and geometry), rather than byte for byte.
+
 Prints one row per park and a verdict; exits 1 if anything differs (or a park is missing on one
 side), 2 on bad arguments.
 """
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -46,11 +54,32 @@ def _presence(a: Path, b: Path) -> str | None:
     return f"only in {'old' if a.exists() else 'new'}"
 
 
-def compare_geojson(a: Path, b: Path) -> tuple[bool, str]:
+def _drop_json(data: bytes, drop: re.Pattern | None) -> bytes:
+    if drop is None:
+        return data
+    doc = json.loads(data)
+    for f in doc.get("features", []):
+        f["properties"] = {k: v for k, v in (f.get("properties") or {}).items() if not drop.search(k)}
+    return json.dumps(doc).encode()
+
+
+def _drop_csv(data: bytes, drop: re.Pattern | None) -> bytes:
+    if drop is None:
+        return data
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
+    if not rows:
+        return data
+    keep = [i for i, name in enumerate(rows[0]) if not drop.search(name)]
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows([[r[i] for i in keep] for r in rows])
+    return out.getvalue().encode()
+
+
+def compare_geojson(a: Path, b: Path, drop: re.Pattern | None = None) -> tuple[bool, str]:
     missing = _presence(a, b)
     if missing:
         return missing == "absent", missing
-    ba, bb = a.read_bytes(), b.read_bytes()
+    ba, bb = _drop_json(a.read_bytes(), drop), _drop_json(b.read_bytes(), drop)
     if ba == bb:
         n = len(json.loads(ba).get("features", []))
         return True, f"same ({n} features)"
@@ -74,7 +103,7 @@ def compare_geojson(a: Path, b: Path) -> tuple[bool, str]:
     return False, "same features, bytes differ (formatting or collection members)"
 
 
-def compare_tif(a: Path, b: Path) -> tuple[bool, str]:
+def compare_tif(a: Path, b: Path, drop: re.Pattern | None = None) -> tuple[bool, str]:
     missing = _presence(a, b)
     if missing:
         return missing == "absent", missing
@@ -103,11 +132,11 @@ def compare_tif(a: Path, b: Path) -> tuple[bool, str]:
     return False, f"{int(bad.sum())} cells differ (first at band,row,col {first}{dmax})"
 
 
-def compare_csv(a: Path, b: Path) -> tuple[bool, str]:
+def compare_csv(a: Path, b: Path, drop: re.Pattern | None = None) -> tuple[bool, str]:
     missing = _presence(a, b)
     if missing:
         return missing == "absent", missing
-    ba, bb = a.read_bytes(), b.read_bytes()
+    ba, bb = _drop_csv(a.read_bytes(), drop), _drop_csv(b.read_bytes(), drop)
     la, lb = ba.splitlines(), bb.splitlines()
     if ba == bb:
         return True, f"same ({max(len(la) - 1, 0)} rows)"
@@ -120,7 +149,7 @@ def compare_csv(a: Path, b: Path) -> tuple[bool, str]:
 COMPARE = {"sites.geojson": compare_geojson, "suitability.tif": compare_tif, "sites.csv": compare_csv}
 
 
-def compare(old: Path, new: Path) -> list[dict]:
+def compare(old: Path, new: Path, drop: re.Pattern | None = None) -> list[dict]:
     """One row per park: ``park``, ``ok`` and, per file, ``(ok, detail)``."""
     po, pn = parks(old), parks(new)
     if single(old) or single(new):
@@ -133,7 +162,7 @@ def compare(old: Path, new: Path) -> list[dict]:
             continue
         row: dict = {"park": name}
         for f, fn in COMPARE.items():
-            row[f] = fn(po[name] / f, pn[name] / f)
+            row[f] = fn(po[name] / f, pn[name] / f, drop)
         row["ok"] = all(row[f][0] for f in COMPARE)
         rows.append(row)
     return rows
@@ -166,12 +195,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("old", type=Path)
     ap.add_argument("new", type=Path)
     ap.add_argument("--json", action="store_true", help="print the rows as JSON")
+    ap.add_argument("--drop", metavar="REGEX", type=re.compile,
+                    help="leave out attributes whose names match (compared value for value, not byte for byte)")
     args = ap.parse_args(argv)
     for p in (args.old, args.new):
         if not p.is_dir():
             print(f"not a folder: {p}", file=sys.stderr)
             return 2
-    rows = compare(args.old, args.new)
+    rows = compare(args.old, args.new, args.drop)
     print(json.dumps(rows, indent=2) if args.json else render(rows))
     return 0 if rows and all(r["ok"] for r in rows) else 1
 

@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from sitesel.analysis.costmodel import CostModel
+from sitesel.analysis.costs import site_costs
 from sitesel.analysis.evidence import FeatureIndex, nearest_features, refined_distances
 from sitesel.analysis.profiles import Profile
 from sitesel.analysis.sites import site_polygon
@@ -38,7 +40,7 @@ def _agg(values: np.ndarray, how: str) -> float:
 
 
 def describe_sites(study, profile: Profile, land: str, site_positions: Sequence[np.ndarray],
-                   index: FeatureIndex) -> gpd.GeoDataFrame:
+                   index: FeatureIndex, costs: CostModel | None = None) -> gpd.GeoDataFrame:
     """Describe sites, in the order given, without weighing them.
 
     Parameters
@@ -53,13 +55,17 @@ def describe_sites(study, profile: Profile, land: str, site_positions: Sequence[
         Each site's cells, as positions into the study's candidate vectors.
     index : FeatureIndex
         Spatial indexes of the evidence layers (exact distances, nearest features).
+    costs : CostModel, optional
+        Prices each site (:func:`sitesel.analysis.costs.site_costs`) when the profile gives its
+        ``[demand]``.
 
     Returns
     -------
     geopandas.GeoDataFrame
         One row a site in the grid CRS, with the columns of :func:`site_columns` (``score``,
         ``weight_*``, ``contrib_*`` and ``reasons`` left empty for the weighing), ``raster_*``
-        (grid distances where exact ones replace them) and ``nearest_*``.
+        (grid distances where exact ones replace them), ``nearest_*`` and, with a cost model and a
+        demand, the cost columns.
     """
     grid = study.grid
     crs = grid.crs
@@ -104,8 +110,18 @@ def describe_sites(study, profile: Profile, land: str, site_positions: Sequence[
         df[f"raster_{m}"] = np.where(np.isinf(on_grid[m]), np.nan, on_grid[m])
     gdf = gpd.GeoDataFrame(df, geometry=list(geoms), crs=crs)
     gdf = _place(study, gdf, land)
-    gdf = pd.concat([gdf.reset_index(drop=True), nearest_features(index, geoms)], axis=1)
-    return gpd.GeoDataFrame(gdf, geometry="geometry", crs=crs)
+    parts = [gdf.reset_index(drop=True), nearest_features(index, geoms)]
+    if costs is not None and profile.demand is not None:
+        # The site's mean slope, as its slope_pct column reports it, sets the terrain multiplier.
+        if "slope_pct" in raw:
+            slope = raw["slope_pct"]
+        elif all(study.manifest.has(n) for n in MEASURES["slope_pct"].layers):
+            slope = np.array([_agg(study.values("slope_pct", land)[p], MEASURES["slope_pct"].site)
+                              for p in site_positions])
+        else:
+            slope = np.full(len(geoms), np.nan)
+        parts.append(site_costs(index, geoms, df["acres"].to_numpy(), slope, profile.demand, costs))
+    return gpd.GeoDataFrame(pd.concat(parts, axis=1), geometry="geometry", crs=crs)
 
 
 def _place(study, gdf: gpd.GeoDataFrame, land: str) -> gpd.GeoDataFrame:

@@ -23,7 +23,7 @@ __all__ = [
 ]
 
 #: Top-level keys of a profile document.
-TOP_KEYS = {"name", "title", "description", "footprint", "land", "constraints", "criteria", "sources", "ahp"}
+TOP_KEYS = {"name", "title", "description", "footprint", "land", "constraints", "criteria", "sources", "ahp", "demand"}
 #: Keys only a profile file may hold: resolved before validation (see :func:`profile_document`).
 FILE_KEYS = {"extend", "remove"}
 #: Keys of the ``[footprint]`` table.

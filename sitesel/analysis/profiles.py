@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sitesel.analysis.ahp import apply_ahp
+from sitesel.analysis.demand import Demand, parse_demand
 from sitesel.analysis.overrides import apply_overrides, check_weights, set_value
 from sitesel.analysis.profile_documents import (
     CONSTRAINT_KEYS,
@@ -90,6 +91,8 @@ class Profile:
     document: dict | None = field(default=None, compare=False, repr=False)
     #: Remarks for ``sitesel profiles show`` (e.g. where the weights came from).
     notes: tuple[str, ...] = field(default=(), compare=False)
+    #: What the park draws and costs (``[demand]``); sites are priced only when it is given.
+    demand: Demand | None = None
 
     @property
     def weights(self) -> dict[str, float]:
@@ -137,9 +140,8 @@ class Profile:
                                f"({', '.join(sorted(missing))})")
         dropped: dict[str, float | None] = {c.key: round(weights[c.key], 4) for c in self.criteria if not keep(c)}
         dropped.update({f"constraint:{c.key}": None for c in self.constraints if not keep(c)})
-        return Profile(self.name, self.title, self.description, self.min_acres, self.separation_km,
-                       self.eligible_agencies, tuple(c for c in self.constraints if keep(c)), crits,
-                       self.source, dropped, self.document, self.notes)
+        return replace(self, constraints=tuple(c for c in self.constraints if keep(c)), criteria=crits,
+                       dropped=dropped)
 
     def with_weights(self, weights: dict[str, float]) -> Profile:
         """The same profile with some criteria re-weighted (raw weights; normalised on use).
@@ -397,4 +399,5 @@ def parse_profile(doc: dict, source: str = "<profile>") -> Profile:
     return Profile(name=name, title=doc.get("title", name), description=doc.get("description", ""),
                    min_acres=float(min_acres), separation_km=float(sep), eligible_agencies=agencies,
                    constraints=tuple(constraints), criteria=tuple(criteria), source=source,
-                   document=copy.deepcopy(doc), notes=notes)
+                   document=copy.deepcopy(doc), notes=notes,
+                   demand=parse_demand(doc["demand"], f"{source}: demand") if "demand" in doc else None)

@@ -18,6 +18,7 @@ import numba
 import numpy as np
 import pandas as pd
 
+from sitesel.analysis.costmodel import CostModel, builtin_costs
 from sitesel.analysis.describe import describe_sites
 from sitesel.analysis.evidence import FeatureIndex
 from sitesel.analysis.profiles import Constraint, Criterion, Profile
@@ -182,7 +183,8 @@ def weigh_sites(profile: Profile, rows: list[dict], seeds: list[float], crs) -> 
 
 def _structure(profile: Profile, land: str) -> tuple:
     """What a site's weight-independent description depends on, besides its cells."""
-    return (land, profile.constraints, tuple((c.key, c.measure, repr(c.function)) for c in profile.criteria))
+    return (land, profile.constraints, tuple((c.key, c.measure, repr(c.function)) for c in profile.criteria),
+            profile.demand)
 
 
 class Ranker:
@@ -194,11 +196,20 @@ class Ranker:
         An open study (measures are prepared on first use).
     land : {'federal', 'all'}
         Eligible land mode.
+    costs : CostModel, optional
+        Prices the sites of profiles that give a ``[demand]``; the built-in model
+        (``data/costs.toml``) when not given.
+    keep_scores : bool
+        Keep feasible cells and criterion scores between rankings, for re-ranking with new weights
+        (the API). A run that ranks each park once (the CLI) passes False: the cell-sized arrays
+        are then freed after each ranking.
     """
 
-    def __init__(self, study, land: str = "federal"):
+    def __init__(self, study, land: str = "federal", costs: CostModel | None = None, keep_scores: bool = True):
         self.study = study
         self.land = land
+        self.keep_scores = keep_scores
+        self.costs = costs if costs is not None else builtin_costs()
         self._index: FeatureIndex | None = None
         self._eligible: dict = {}
         self._feasible: OrderedDict = OrderedDict()
@@ -234,6 +245,8 @@ class Ranker:
     def criterion_score(self, fkey: tuple, positions: np.ndarray, criterion) -> np.ndarray:
         """A criterion's 0-1 score at the feasible cells (independent of its weight)."""
         key = (fkey, criterion.measure, repr(criterion.function))
+        if not self.keep_scores:  # one at a time: a batch run holds no more than the sum
+            return criterion.function(self.study.values(criterion.measure, self.land)[positions])
         if key not in self._parts:
             self._parts[key] = criterion.function(self.study.values(criterion.measure, self.land)[positions])
         return self._parts[key]
@@ -250,7 +263,7 @@ class Ranker:
         todo = [i for i, k in enumerate(keys) if k not in self._sites]
         if todo:
             gdf = describe_sites(self.study, profile, self.land, [site_positions[i] for i in todo],
-                                 self.feature_index)
+                                 self.feature_index, self.costs)
             for i, row in zip(todo, gdf.to_dict("records")):
                 self._sites[keys[i]] = row
             while len(self._sites) > KEEP_SITES:
@@ -280,7 +293,7 @@ class Ranker:
                 pool = weigh_sites(profile, self.describe(profile, site_pos), [s.seed_score for s in raw],
                                    study.grid.crs)
             else:
-                pool = describe_sites(study, profile, land, [], self.feature_index)
+                pool = describe_sites(study, profile, land, [], self.feature_index, self.costs)
             pool.insert(0, "rank", np.arange(1, len(pool) + 1))
             sites = pool.head(top).copy()
         cell_acres = study.grid.cell_acres
@@ -292,6 +305,11 @@ class Ranker:
             "seeds_tried": grow_stats["seeds_tried"],
             "cells_per_site_min": cells_needed(profile.min_acres, study.grid),
         }
+        if profile.demand is not None:
+            stats["costs"] = {"model": self.costs.source, "dollar_year": self.costs.dollar_year}
+        if not self.keep_scores:
+            self._feasible.clear()
+            self._parts.clear()
         return Result(profile=profile, sites=sites, cells=cells, cell_score=scores, grid=study.grid, land=land,
                       stats=stats, pool=pool)
 

@@ -20,6 +20,9 @@ def add_parser(sub) -> None:
                         f"or 'none' (default {','.join(DEFAULT_EXPORTS)})")
     r.add_argument("--offline-map", action="store_true",
                    help="inline the map's JavaScript and CSS so map.html opens without a network (tiles aside)")
+    r.add_argument("--costs", metavar="FILE",
+                   help="site-cost model: unit costs and lead times (default: the shipped data/costs.toml; "
+                        "see docs/costs.md)")
     r.add_argument("--out", required=True,
                    help="output directory (written all at once when the run completes; must be new or empty)")
     r.add_argument("--overwrite", action="store_true",
@@ -38,7 +41,8 @@ def run(a: argparse.Namespace) -> int:
     exports = () if a.exports.strip().lower() == "none" else tuple(parse_formats(a.exports))
     arguments = {k: v for k, v in vars(a).items() if k != "func"}
     settings = RunSettings(out=Path(a.out), land=a.land, top=a.top, allow_missing=a.allow_missing, exports=exports,
-                           offline_map=a.offline_map, overwrite=a.overwrite, arguments=arguments)
+                           offline_map=a.offline_map, overwrite=a.overwrite, arguments=arguments,
+                           costs=Path(a.costs) if a.costs else None)
     for text in rank_parks(study_options(a), profiles_from_args(a), settings, Progress(quiet=a.quiet)):
         print(text, flush=True)
     return 0

@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from sitesel import __version__
+from sitesel.analysis.costs import COST_ITEMS, format_usd
 from sitesel.analysis.evidence import NEAREST
 from sitesel.maps.context import CONTEXTS
 from sitesel.maps.styles import AGENCY_COLORS, KV_STYLES, MW_STYLES
@@ -131,6 +132,7 @@ def site_popup(row, run, exports: list[str]) -> str:
             mark = "met" if ok else ("NOT met" if ok is not None else "n/a")
             parts.append(f"<li>{esc(mark)}: {esc(desc)}</li>")
         parts.append("</ul></div>")
+    parts.append(cost_html(row))
     near = []
     for prefix, *_ in NEAREST:
         km = _get(row, f"nearest_{prefix}_km")
@@ -153,6 +155,29 @@ def site_popup(row, run, exports: list[str]) -> str:
         parts.append(f"<div class=\"ss-links\">In the exports (rank = {rank}): {' &middot; '.join(links)}</div>")
     parts.append("</div>")
     return "".join(parts)
+
+
+def cost_html(row) -> str:
+    """The site's costs (escaped): the connection items, their total with its range, the park's
+    capital cost and the time to power; empty when the run priced no sites."""
+    total = _get(row, "cost_site_usd")
+    if total is None:
+        return ""
+    items = []
+    for item in COST_ITEMS:
+        v = _get(row, f"cost_{item}_usd")
+        if v is None or v > 0:
+            shown = format_usd(v if v is not None else float("nan"))
+            items.append(f"<tr><td>{esc(item.replace('_', ' '))}</td><td>{esc(shown)}</td></tr>")
+    low, high = _get(row, "cost_site_low_usd"), _get(row, "cost_site_high_usd")
+    span = f" ({format_usd(low)}-{format_usd(high)})" if low is not None and high is not None else ""
+    months = _get(row, "time_to_power_months")
+    capex = _get(row, "capex_usd")
+    return ("<div><b>Costs</b> &middot; " + esc(_get(row, "cost_summary") or "") + '<table class="ss-t">'
+            + "".join(items) + f"<tr><th>to connect</th><th>{esc(format_usd(total) + span)}</th></tr>"
+            + (f"<tr><td>park capital cost</td><td>{esc(format_usd(capex))}</td></tr>" if capex else "")
+            + (f"<tr><td>time to power</td><td>~{esc(fmt(months, 0))} months</td></tr>" if months is not None else "")
+            + "</table></div>")
 
 
 def legend_html(run, context: dict, titles: dict | None = None, surface: bool = False) -> str:

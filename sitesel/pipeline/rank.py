@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
+from sitesel.analysis.costmodel import load_costs
 from sitesel.analysis.profiles import Profile
 from sitesel.analysis.ranking import Ranker, Result, check_layers, required_layers
 from sitesel.errors import SiteselError
@@ -84,6 +85,7 @@ def rank_parks(options: StudyOptions, profiles: Sequence[Profile], settings: Run
         One summary a park, to print once the folder is in place.
     """
     _check(settings, profiles)
+    costs = load_costs(settings.costs) if settings.costs is not None else None  # a bad file fails before any work
     outdir = OutputDir(settings.out, overwrite=settings.overwrite)  # refuse a bad folder before any work
     study = open_study(options, progress)
     need: set[str] = set()
@@ -116,7 +118,7 @@ def rank_parks(options: StudyOptions, profiles: Sequence[Profile], settings: Run
             early.result()
         # Every park's measures in one go: the most parallel work, and each computed once.
         study.prepare(measures, settings.land)
-        ranker = Ranker(study, settings.land)
+        ranker = Ranker(study, settings.land, costs, keep_scores=False)  # each park is ranked once
         summaries = _rank_and_write(study, ranker, profiles, settings, tmp, progress, checks.as_dict())
     for name, report in study.layer_reports().items():
         if report.get("repaired"):

@@ -51,6 +51,8 @@ class RunSettings:
         Replace an earlier run's folder (swapped in only when complete).
     arguments : dict
         The options recorded in each ``run.json`` (``sitesel map`` reopens the study from them).
+    costs : Path, optional
+        The site-cost model file (default: the shipped ``data/costs.toml``).
     """
 
     out: Path
@@ -61,6 +63,7 @@ class RunSettings:
     offline_map: bool = False
     overwrite: bool = False
     arguments: dict = field(default_factory=dict)
+    costs: Path | None = None
 
 
 def write_park(settings: RunSettings, study, result: Result, timings: dict, folder: Path, shown: Path,
@@ -147,6 +150,10 @@ def summary(result: Result, study, shown: Path, outcome: str | None, rank_s: flo
     for _, row in result.sites.head(3).iterrows():
         lines.append(f"  #{row['rank']}: {row['score']:.1f}  {row['acres']:.0f} ac  {row['state']} {row['agency']}  "
                      f"({row['lon']:.3f}, {row['lat']:.3f})  {row['reasons']}")
+        if isinstance(row.get("cost_summary"), str):
+            months = row.get("time_to_power_months")
+            power = f"; power in ~{months:.0f} months" if isinstance(months, float) and months == months else ""
+            lines.append(f"       {row['cost_summary']}{power}")
     return "\n".join(lines)
 
 
