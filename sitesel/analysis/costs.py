@@ -75,26 +75,21 @@ def format_usd(x: float) -> str:
     return f"${x / 1e3:.0f}k"
 
 
-class _Power:
-    """The cheaper of the two ways to connect, for one site."""
+def _power(model: CostModel, demand: Demand, mult: Range, options: Sequence[tuple]) -> tuple:
+    """The cheaper way to connect: (line range, stations range, kV class, km, what it reaches).
 
-    def __init__(self, model: CostModel, demand: Demand, mult: Range):
-        self.model, self.demand, self.mult = model, demand, mult
-
-    def option(self, km: float, kv: float, fixed: dict[float, Range], name: str) -> tuple | None:
-        if not np.isfinite(km):
-            return None
-        m = self.model
-        cls = m.kv_class(kv)
-        line = _times(km, m.line_usd_per_km[cls], self.mult)
-        station = _plus(fixed[cls], m.substation_usd[m.kv_class(self.demand.voltage_kv)])
-        return line, station, cls, km, name
-
-    def best(self, options: Sequence[tuple | None]) -> tuple:
-        found = [o for o in options if o is not None]
-        if not found:
-            return _NAN3, _NAN3, np.nan, np.nan, "no line or substation of that voltage in the layers"
-        return min(found, key=lambda o: o[0][1] + o[1][1])
+    ``options`` are ``(km, kV of the feature, fixed cost table, name)``; one with no feature
+    (NaN km) is skipped.
+    """
+    park = model.substation_usd[model.kv_class(demand.voltage_kv)]
+    found = []
+    for km, kv, fixed, name in options:
+        if np.isfinite(km) and np.isfinite(kv):
+            cls = model.kv_class(kv)
+            found.append((_times(km, model.line_usd_per_km[cls], mult), _plus(fixed[cls], park), cls, km, name))
+    if not found:
+        return _NAN3, _NAN3, np.nan, np.nan, "no line or substation of that voltage in the layers"
+    return min(found, key=lambda o: o[0][1] + o[1][1])
 
 
 def _months(model: CostModel, cls: float, km: float) -> float:
@@ -146,17 +141,13 @@ def site_costs(index: FeatureIndex, geoms: ArrayLike, acres: ArrayLike, slope_pc
     pipe_rate = model.water_pipeline_usd_per_km.at(demand.water_mgd)
     rows = []
     for i in range(n):
-        mult = model.terrain.at(float(slope_pct[i]))
-        power = _Power(model, demand, mult)
-        sub_name = None
-        if sub_i[i] >= 0 and "name" in sub_gdf.columns:
-            sub_name = sub_gdf["name"].iloc[sub_i[i]]
+        sub_name = sub_gdf["name"].iloc[sub_i[i]] if sub_i[i] >= 0 and "name" in sub_gdf.columns else None
         sub_label = f"substation {sub_name}" if isinstance(sub_name, str) and sub_name else "a substation"
         line_kv = float(line_gdf["voltage_kv"].iloc[line_i[i]]) if line_i[i] >= 0 else np.nan
-        line, station, cls, km, to = power.best([
-            power.option(_km(sub_km[i]), kv, model.bay_usd, sub_label),
-            power.option(_km(line_km[i]), line_kv, model.tap_usd, f"a {model.kv_class(line_kv):g} kV line")
-            if np.isfinite(line_kv) else None,
+        line, station, cls, km, to = _power(model, demand, model.terrain.at(float(slope_pct[i])), [
+            (_km(sub_km[i]), kv, model.bay_usd, sub_label),
+            (_km(line_km[i]), line_kv, model.tap_usd,
+             f"a {model.kv_class(line_kv):g} kV line" if np.isfinite(line_kv) else ""),
         ])
         wkm, rkm, rlkm = _km(water_km[i]), _km(road_km[i]), _km(rail_km[i])
         water = _plus(_times(wkm, pipe_rate), model.water_intake_usd) if demand.water_mgd > 0 else (0.0,) * 3

@@ -201,8 +201,8 @@ class Ranker:
         (``data/costs.toml``) when not given.
     keep_scores : bool
         Keep feasible cells and criterion scores between rankings, for re-ranking with new weights
-        (the API). A run that ranks each park once (the CLI) passes False: the cell-sized arrays
-        are then freed after each ranking.
+        (the API). A run that ranks each park once (the CLI) passes False, so that no
+        cell-sized array outlives its ranking.
     """
 
     def __init__(self, study, land: str = "federal", costs: CostModel | None = None, keep_scores: bool = True):
@@ -236,6 +236,8 @@ class Ranker:
         elig = self._eligible[agencies]
         ok = feasible(self.study, profile, self.land, base=elig)
         entry = (np.flatnonzero(ok), int(elig.sum()))
+        if not self.keep_scores:
+            return key, *entry
         self._feasible[key] = entry
         while len(self._feasible) > KEEP_FEASIBLE:
             old, _ = self._feasible.popitem(last=False)
@@ -307,9 +309,6 @@ class Ranker:
         }
         if profile.demand is not None:
             stats["costs"] = {"model": self.costs.source, "dollar_year": self.costs.dollar_year}
-        if not self.keep_scores:
-            self._feasible.clear()
-            self._parts.clear()
         return Result(profile=profile, sites=sites, cells=cells, cell_score=scores, grid=study.grid, land=land,
                       stats=stats, pool=pool)
 

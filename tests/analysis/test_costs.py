@@ -31,16 +31,16 @@ SOURCED = re.compile(r"#.*(source|judgment|\[S\d+\]|§|https?://|park_types\.md)
 
 
 def _numeric_lines(text: str, section: str | None = None):
-    """(line number, line) of every assignment of a number or list of numbers (in ``[section]``)."""
+    """(line number, line) of every line that gives a number (in ``[section]``): assignments, and
+    the rows of a multi-line array."""
     current = None
     for i, line in enumerate(text.splitlines(), 1):
-        head = re.match(r"\s*\[([^\]]+)\]", line)
+        head = re.match(r"\s*\[([A-Za-z_][\w.]*)\]\s*(#.*)?$", line)
         if head:
             current = head.group(1)
             continue
         code = line.split("#", 1)[0]
-        if "=" in code and re.search(r"=\s*[\[\d]", code) and (section is None or
-                                                             (current or "").split(".")[0] == section):
+        if re.search(r"\d", code) and (section is None or (current or "").split(".")[0] == section):
             yield i, line
 
 
